@@ -1,0 +1,1 @@
+"""The LangGraph agent: retrieve, grade, rewrite and retry, generate."""

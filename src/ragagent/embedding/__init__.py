@@ -1,0 +1,1 @@
+"""Embedders turn chunk texts and queries into vectors."""

@@ -1,0 +1,1 @@
+"""Parsers turn one page batch into an OCR response in Mistral's shape."""

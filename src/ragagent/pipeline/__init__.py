@@ -1,0 +1,1 @@
+"""Ingestion steps: split, parse, reindex, describe, merge metadata, chunk, embed, index."""

@@ -1,0 +1,1 @@
+"""Vector stores index chunks for hybrid search (BM25 and k-NN)."""
