@@ -1,0 +1,50 @@
+"""Build the configured providers from one `Settings` object.
+
+Heavy modules (onnxruntime, langgraph, provider SDKs) are imported inside the
+builders, so importing ragagent stays cheap for a Lambda's cold start.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ragagent.errors import ConfigurationError
+from ragagent.settings import Settings
+
+if TYPE_CHECKING:
+    from ragagent.describe.base import Describer
+    from ragagent.embedding.base import Embedder
+    from ragagent.parsing.base import Parser
+    from ragagent.store.base import VectorStore
+
+
+def build_parser(settings: Settings) -> Parser:
+    if settings.parser == "local":
+        from ragagent.parsing.local import LocalParser
+
+        return LocalParser(ocr_languages=settings.ocr_languages)
+    raise ConfigurationError(f"RAGAGENT_PARSER={settings.parser!r} is not a known parser; use local or mistral")
+
+
+def build_describer(settings: Settings) -> Describer:
+    if settings.describer == "offline":
+        from ragagent.describe.offline import OfflineDescriber
+
+        return OfflineDescriber()
+    raise ConfigurationError(f"RAGAGENT_DESCRIBER={settings.describer!r} is not a known describer; use offline, bedrock or openai")
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    if settings.embedder == "minilm":
+        from ragagent.embedding.minilm import MiniLMEmbedder
+
+        return MiniLMEmbedder()
+    raise ConfigurationError(f"RAGAGENT_EMBEDDER={settings.embedder!r} is not a known embedder; use minilm or bedrock")
+
+
+def open_store(settings: Settings, embedder: Embedder) -> VectorStore:
+    if settings.store_is_url:
+        raise ConfigurationError(f"RAGAGENT_STORE={settings.store!r}: OpenSearch stores are not available in this build")
+    from ragagent.store.local import LocalStore
+
+    return LocalStore.open(settings.store_path, embedder)
