@@ -35,3 +35,7 @@ class ProviderTransientError(RagAgentError):
 
 class ConfigurationError(RagAgentError):
     """A setting is missing or invalid; the message names the setting."""
+
+
+class AgentTimeoutError(RagAgentError):
+    """The agent's deadline passed before it could generate an answer."""

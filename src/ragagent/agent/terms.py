@@ -1,0 +1,156 @@
+"""Term extraction and term weights shared by the offline grader, rewriter and generator."""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import Stemmer
+
+from ragagent.store.base import VectorStore
+
+logger = logging.getLogger(__name__)
+
+# A word, or a number with its decimal or ratio parts ("3:1", "0.65", "28,009").
+_TOKEN_PATTERN = re.compile(r"[0-9]+(?:[.,:][0-9]+)*%?|[^\W\d_]+[0-9]*", re.UNICODE)
+_THOUSANDS_SEPARATOR = re.compile(r"(?<=\d),(?=\d{3}\b)")
+
+# Multipliers on a term's weight: numbers and names carry the specific fact a
+# question asks about, so a chunk that repeats them is more likely to answer it.
+NUMBER_WEIGHT = 1.5
+NAME_WEIGHT = 1.3
+
+_ENGLISH_STOPWORDS = """
+a about above after again against all also am an and any are as at be been before being below between both
+but by can could did do does doing down during each few for from further had has have having he her here
+hers herself him himself his how i if in into is it its itself just me more most my myself no nor not now
+of off on once only or other our ours ourselves out over own same she should so some such than that the
+their theirs them themselves then there these they this those through to too under until up very was we
+were what when where which while who whom why will with would you your yours yourself yourselves
+"""
+
+# Words that frame a question about a document ("according to the report, what
+# score does X reach") rather than name the fact, so answer sentences rarely
+# contain them.
+_QUESTION_FRAME_WORDS = """
+many much whose within via per according using used use get got give given reach reaches reached obtain
+obtains obtained achieve achieves achieved report reported reports paper figure table compared comparison
+show shows shown state stated
+"""
+
+STOPWORDS = frozenset(_ENGLISH_STOPWORDS.split()) | frozenset(_QUESTION_FRAME_WORDS.split())
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english")
+
+
+def normalize_text(text: str) -> str:
+    """Fold Unicode compatibility forms (ligatures, math italics) and thousands separators."""
+    text = unicodedata.normalize("NFKC", text)
+    return _THOUSANDS_SEPARATOR.sub("", text)
+
+
+def tokenize(text: str) -> list[str]:
+    """Return the lowercased word and number tokens of `text`, in order."""
+    return [token.lower() for token in _TOKEN_PATTERN.findall(normalize_text(text))]
+
+
+def stem(token: str) -> str:
+    if any(character.isdigit() for character in token):
+        return token.rstrip("%")
+    return _stemmer().stemWord(token)
+
+
+def term_set(text: str) -> set[str]:
+    """Return the stemmed tokens of `text`, stopwords included, for membership tests."""
+    return {stem(token) for token in tokenize(text)}
+
+
+@dataclass(frozen=True)
+class QueryTerm:
+    term: str
+    surface: str
+    is_number: bool
+    is_name: bool
+
+
+def query_terms(question: str) -> list[QueryTerm]:
+    """Return the content terms of a question, stemmed and without stopwords or repeats.
+
+    A term is a name when the question capitalizes it anywhere but at its start.
+    """
+    normalized = normalize_text(question)
+    names = {match.group(0).lower() for match in re.finditer(r"(?<!^)\b[A-Z][\w]*", normalized)}
+    terms: dict[str, QueryTerm] = {}
+    for token in tokenize(normalized):
+        if token in STOPWORDS or len(token) < 2 and not token.isdigit():
+            continue
+        term = stem(token)
+        if term in terms:
+            continue
+        is_number = any(character.isdigit() for character in token)
+        terms[term] = QueryTerm(term=term, surface=token, is_number=is_number, is_name=token in names)
+    return list(terms.values())
+
+
+@dataclass
+class TermStatistics:
+    """Chunk frequencies of stemmed terms over an indexed collection, for IDF weights."""
+
+    chunk_count: int = 0
+    chunk_frequency: Counter[str] = field(default_factory=Counter)
+
+    @classmethod
+    def from_texts(cls, texts: Iterable[str]) -> TermStatistics:
+        statistics = cls()
+        for text in texts:
+            statistics.chunk_count += 1
+            statistics.chunk_frequency.update(term_set(text))
+        return statistics
+
+    @classmethod
+    def from_store(cls, store: VectorStore) -> TermStatistics:
+        """Count term frequencies over every chunk of every document in `store`."""
+        texts = (chunk.text for document_id in store.document_ids() for chunk in store.document_chunks(document_id))
+        statistics = cls.from_texts(texts)
+        logger.info("term statistics chunk_count=%d term_count=%d", statistics.chunk_count, len(statistics.chunk_frequency))
+        return statistics
+
+    def idf(self, term: str) -> float:
+        """Return the BM25 IDF of a stemmed term; a term seen nowhere gets the largest value."""
+        frequency = self.chunk_frequency.get(term, 0)
+        return math.log(1.0 + (self.chunk_count - frequency + 0.5) / (frequency + 0.5))
+
+
+def rarity_weight(term: str) -> float:
+    """Estimate how informative a term is without collection statistics: longer terms are rarer."""
+    return 1.0 + min(len(term), 12) / 4.0
+
+
+def term_weight(query_term: QueryTerm, statistics: TermStatistics | None) -> float:
+    weight = statistics.idf(query_term.term) if statistics is not None and statistics.chunk_count else rarity_weight(query_term.term)
+    if query_term.is_number:
+        weight *= NUMBER_WEIGHT
+    elif query_term.is_name:
+        weight *= NAME_WEIGHT
+    return weight
+
+
+def weighted_coverage(terms: Iterable[QueryTerm], weights: dict[str, float], present: set[str]) -> float:
+    """Return the weighted share of query terms found in `present`, from 0 to 1."""
+    total = 0.0
+    found = 0.0
+    for query_term in terms:
+        weight = weights[query_term.term]
+        total += weight
+        if query_term.term in present:
+            found += weight
+    return found / total if total else 0.0
