@@ -12,6 +12,7 @@ from ragagent.errors import ConfigurationError
 from ragagent.settings import Settings
 
 if TYPE_CHECKING:
+    from ragagent.agent.graph import Agent
     from ragagent.describe.base import Describer
     from ragagent.embedding.base import Embedder
     from ragagent.parsing.base import Parser
@@ -48,3 +49,24 @@ def open_store(settings: Settings, embedder: Embedder) -> VectorStore:
     from ragagent.store.local import LocalStore
 
     return LocalStore.open(settings.store_path, embedder)
+
+
+def build_agent(settings: Settings) -> Agent:
+    if settings.chat != "offline":
+        raise ConfigurationError(f"RAGAGENT_CHAT={settings.chat!r} is not a known chat provider; use offline")
+    from ragagent.agent.graph import Agent
+    from ragagent.agent.offline import ExtractiveGenerator, FeedbackRewriter, OverlapGrader
+    from ragagent.agent.terms import TermStatistics
+
+    embedder = build_embedder(settings)
+    store = open_store(settings, embedder)
+    statistics = TermStatistics.from_store(store)
+    return Agent(
+        store,
+        embedder,
+        OverlapGrader(statistics),
+        FeedbackRewriter(statistics),
+        ExtractiveGenerator(statistics),
+        top_k=settings.top_k,
+        max_retries=settings.max_retries,
+    )
