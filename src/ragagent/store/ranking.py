@@ -1,0 +1,69 @@
+"""Rankers shared by stores that search in memory: BM25 over term lists, top-k selection and reciprocal rank fusion."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import bm25s
+import numpy as np
+
+BM25_K1 = 1.2
+BM25_B = 0.75
+RRF_K = 60
+"""Rank offset of reciprocal rank fusion: a result at rank r adds 1 / (RRF_K + r)."""
+
+
+class BM25Index:
+    """Okapi BM25 (k1 = 1.2, b = 0.75, Lucene's IDF) over documents given as term lists.
+
+    bm25s builds a sparse matrix of precomputed term scores, so scoring a query
+    costs one sparse row sum per query term.
+    """
+
+    def __init__(self, documents: Sequence[Sequence[str]]) -> None:
+        self.document_count = len(documents)
+        self._retriever: bm25s.BM25 | None = None
+        if documents:
+            self._retriever = bm25s.BM25(k1=BM25_K1, b=BM25_B)
+            self._retriever.index([list(terms) for terms in documents], show_progress=False)
+
+    def scores(self, query_terms: Sequence[str]) -> np.ndarray:
+        """Return the float32 BM25 score of every document for `query_terms`; 0 where no term matches."""
+        if self._retriever is None or not query_terms:
+            return np.zeros(self.document_count, dtype=np.float32)
+        term_ids = self._retriever.get_tokens_ids(list(query_terms))
+        if not term_ids:
+            return np.zeros(self.document_count, dtype=np.float32)
+        return np.asarray(self._retriever.get_scores_from_ids(term_ids), dtype=np.float32)
+
+
+def top_indices(scores: np.ndarray, allowed: np.ndarray, count: int) -> list[int]:
+    """Return the indexes of the `count` highest `scores` among the `allowed` ones, best first.
+
+    Ties go to the lower index, so results are deterministic.
+    """
+    candidates = np.flatnonzero(allowed)
+    if candidates.size == 0:
+        return []
+    candidate_scores = scores[candidates]
+    if candidates.size > count:
+        # Keep everything that ties with the count-th score, so the final sort decides ties by index.
+        threshold = np.partition(candidate_scores, candidates.size - count)[candidates.size - count]
+        kept = candidate_scores >= threshold
+        candidates = candidates[kept]
+        candidate_scores = candidate_scores[kept]
+    order = np.lexsort((candidates, -candidate_scores))
+    return candidates[order][:count].tolist()
+
+
+def fuse_reciprocal_rank(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> list[tuple[int, float]]:
+    """Fuse ranked lists of ids by reciprocal rank fusion; return (id, fused score) pairs, best first.
+
+    Each list adds 1 / (k + rank) to the score of each id it contains, rank
+    counting from 1. Ties go to the lower id.
+    """
+    fused: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            fused[item] = fused.get(item, 0.0) + 1.0 / (k + rank)
+    return sorted(fused.items(), key=lambda pair: (-pair[1], pair[0]))
