@@ -24,6 +24,20 @@ def build_parser(settings: Settings) -> Parser:
         from ragagent.parsing.local import LocalParser
 
         return LocalParser(ocr_languages=settings.ocr_languages)
+    if settings.parser == "mistral":
+        from ragagent.parsing.mistral import MistralOCRParser
+        from ragagent.secrets import resolve_secret
+
+        if not settings.mistral_api_key:
+            raise ConfigurationError("RAGAGENT_MISTRAL_API_KEY is not set: the mistral parser needs a Mistral API key")
+        return MistralOCRParser(
+            api_key=resolve_secret(settings.mistral_api_key, setting="RAGAGENT_MISTRAL_API_KEY", region=settings.aws_region),
+            model=settings.mistral_model,
+            server_url=settings.mistral_server_url,
+            max_retries=settings.provider_max_retries,
+            retry_backoff=settings.provider_retry_backoff,
+            timeout=settings.provider_timeout,
+        )
     raise ConfigurationError(f"RAGAGENT_PARSER={settings.parser!r} is not a known parser; use local or mistral")
 
 

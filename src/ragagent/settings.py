@@ -22,6 +22,21 @@ class Settings(BaseSettings):
     max_retries: int = Field(default=2, ge=0, le=5, description="Query rewrites allowed when too few chunks are relevant")
     ocr_languages: str = Field(default="eng", description="Tesseract languages for pages with no text layer, e.g. eng+deu")
 
+    # Model providers. A secret may be given as a value, as ssm:/parameter/name or as secretsmanager:secret-id.
+    mistral_api_key: str | None = Field(default=None, description="Mistral API key, or an ssm: or secretsmanager: reference to it")
+    mistral_model: str = Field(default="mistral-ocr-latest", description="Mistral OCR model id")
+    mistral_server_url: str | None = Field(default=None, description="Mistral API base URL; empty for the SDK's default")
+    provider_max_retries: int = Field(default=3, ge=0, le=10, description="Client-side retries of a provider call on HTTP 429, 5xx or a timeout; 0 inside Lambdas, where the state machine retries")
+    provider_retry_backoff: float = Field(default=1.0, ge=0, description="Seconds before the first client-side retry; doubles on each further retry")
+    provider_timeout: float = Field(default=120.0, gt=0, description="Seconds before one provider request times out")
+    aws_region: str | None = Field(default=None, description="AWS region of Bedrock, SSM and Secrets Manager; empty for boto3's default")
+    bedrock_chat_model: str = Field(default="us.anthropic.claude-3-5-haiku-20241022-v1:0", description="Bedrock model or inference profile id of the chat model")
+    bedrock_embedding_model: str = Field(default="amazon.titan-embed-text-v2:0", description="Bedrock embedding model id")
+    embedding_dimension: int = Field(default=1024, description="Bedrock embedding dimension: 256, 512 or 1024")
+    openai_base_url: str | None = Field(default=None, description="Base URL of an OpenAI-compatible chat API, e.g. http://localhost:11434/v1 for Ollama")
+    openai_model: str | None = Field(default=None, description="Chat model id at the OpenAI-compatible API")
+    openai_api_key: str | None = Field(default=None, description="API key of the OpenAI-compatible API, or an ssm: or secretsmanager: reference to it")
+
     @property
     def store_is_url(self) -> bool:
         return self.store.startswith(("http://", "https://"))
