@@ -25,7 +25,7 @@ from ragagent.agent.terms import (
     tokenize,
     weighted_coverage,
 )
-from ragagent.models import Answer, Citation, RelevanceGrade, ScoredChunk
+from ragagent.models import Answer, Chunk, Citation, RelevanceGrade, ScoredChunk
 
 logger = logging.getLogger(__name__)
 
@@ -246,7 +246,7 @@ def split_units(scored: ScoredChunk, chunk_index: int) -> list[AnswerUnit]:
     """Split a chunk's text into table rows and sentences."""
     chunk = scored.chunk
     units = []
-    for line in chunk.text.splitlines():
+    for line in _body(chunk).splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
             continue
@@ -258,6 +258,17 @@ def split_units(scored: ScoredChunk, chunk_index: int) -> list[AnswerUnit]:
             if len(sentence) >= _MIN_UNIT_CHARS:
                 units.append(AnswerUnit(sentence, chunk_index, page, is_table_row=False))
     return units
+
+
+def _body(chunk: Chunk) -> str:
+    """Return the chunk text without its leading section heading path, which is not a sentence to quote."""
+    first, separator, rest = chunk.text.partition("\n\n")
+    if not separator or not chunk.section:
+        return chunk.text
+    heading_path = " > ".join(chunk.section)
+    if first in heading_path or chunk.section[-1].startswith(first):
+        return rest
+    return chunk.text
 
 
 def trim_unit(unit: AnswerUnit, terms: set[str], limit: int) -> str:

@@ -1,0 +1,205 @@
+"""Tune the offline agent's thresholds by k-fold cross-validation over questions.
+
+Reads an already-built store (it ingests nothing) and a JSON Lines question
+set, runs every retrieval attempt the agent could make for each question,
+and then replays the agent's decisions for each grid point of (grader overlap
+weight, grader threshold, generator coverage threshold). The metric is the
+share of questions handled correctly: an accepted answer in the reply, or an
+abstention on an unanswerable question.
+
+    python scripts/tune_offline.py --store /tmp/ragstore --questions eval/qa_dev.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ragagent.agent.offline import ExtractiveGenerator, FeedbackRewriter, GradeFeatures, OverlapGrader
+from ragagent.agent.terms import TermStatistics
+from ragagent.embedding.minilm import MiniLMEmbedder
+from ragagent.evaluation import EvalQuestion, is_correct, load_questions
+from ragagent.models import Answer, ScoredChunk
+from ragagent.store.local import LocalStore
+
+logger = logging.getLogger("tune_offline")
+
+OVERLAP_WEIGHTS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+GRADER_THRESHOLDS = tuple(round(value, 2) for value in np.arange(0.05, 1.0, 0.05))
+COVERAGE_THRESHOLDS = tuple(round(value, 2) for value in np.arange(0.2, 1.0, 0.05))
+ABSTAINED = Answer(answer="", grounded=False)
+
+GridPoint = tuple[float, float, float]
+
+
+@dataclass
+class Attempt:
+    query: str
+    retrieved: list[ScoredChunk]
+    features: list[GradeFeatures]
+
+
+@dataclass
+class QuestionTrace:
+    question: EvalQuestion
+    attempts: list[Attempt]
+
+
+def trace_question(
+    question: EvalQuestion,
+    store: LocalStore,
+    embedder: MiniLMEmbedder,
+    grader: OverlapGrader,
+    rewriter: FeedbackRewriter,
+    top_k: int,
+    max_retries: int,
+) -> QuestionTrace:
+    """Run the first retrieval and every rewrite the retry budget allows.
+
+    The rewrites depend only on the retrieved chunks, not on the grades, so
+    one trace serves every threshold.
+    """
+    attempts = []
+    query = question.question
+    for attempt_index in range(max_retries + 1):
+        if attempt_index:
+            query = rewriter.rewrite(question.question, query, attempts[-1].retrieved)
+        retrieved = store.search(query, embedder.embed_query(query), top_k, "hybrid")
+        attempts.append(Attempt(query, retrieved, grader.features(question.question, retrieved)))
+    return QuestionTrace(question, attempts)
+
+
+class Replayer:
+    """Replay the agent's routing and generation for a grid point, caching generated answers."""
+
+    def __init__(self, statistics: TermStatistics, min_relevant: int) -> None:
+        self.statistics = statistics
+        self.min_relevant = min_relevant
+        self._answers: dict[tuple[str, tuple[str, ...], float], Answer] = {}
+
+    def answer(self, trace: QuestionTrace, point: GridPoint) -> Answer:
+        overlap_weight, grader_threshold, coverage_threshold = point
+        for attempt in trace.attempts:
+            relevant = [
+                scored
+                for scored, features in zip(attempt.retrieved, attempt.features)
+                if features.score(overlap_weight) >= grader_threshold
+            ]
+            if len(relevant) >= self.min_relevant:
+                return self._generate(trace.question, relevant, coverage_threshold)
+        return ABSTAINED
+
+    def correct(self, trace: QuestionTrace, point: GridPoint) -> bool:
+        return is_correct(trace.question, self.answer(trace, point))
+
+    def _generate(self, question: EvalQuestion, relevant: list[ScoredChunk], coverage_threshold: float) -> Answer:
+        key = (question.id, tuple(scored.chunk.chunk_id for scored in relevant), coverage_threshold)
+        if key not in self._answers:
+            generator = ExtractiveGenerator(self.statistics, coverage_threshold=coverage_threshold)
+            self._answers[key] = generator.generate(question.question, relevant)
+        return self._answers[key]
+
+
+def grid() -> list[GridPoint]:
+    return list(itertools.product(OVERLAP_WEIGHTS, GRADER_THRESHOLDS, COVERAGE_THRESHOLDS))
+
+
+def score_grid(traces: Sequence[QuestionTrace], replayer: Replayer) -> dict[GridPoint, float]:
+    return {point: float(np.mean([replayer.correct(trace, point) for trace in traces])) for point in grid()}
+
+
+def neighbour_mean(scores: dict[GridPoint, float], point: GridPoint) -> float:
+    """Average the score over the point and its grid neighbors, to prefer the middle of a plateau."""
+    axes = (OVERLAP_WEIGHTS, GRADER_THRESHOLDS, COVERAGE_THRESHOLDS)
+    positions = [axis.index(value) for axis, value in zip(axes, point)]
+    values = []
+    for offsets in itertools.product((-1, 0, 1), repeat=3):
+        indices = [position + offset for position, offset in zip(positions, offsets)]
+        if all(0 <= index < len(axis) for index, axis in zip(indices, axes)):
+            values.append(scores[tuple(axis[index] for axis, index in zip(axes, indices))])
+    return float(np.mean(values))
+
+
+def best_point(scores: dict[GridPoint, float]) -> GridPoint:
+    return max(scores, key=lambda point: (scores[point], neighbour_mean(scores, point)))
+
+
+def cross_validate(traces: Sequence[QuestionTrace], replayer: Replayer, folds: int, seed: int) -> list[float]:
+    """Pick the best grid point on k-1 folds, score it on the held-out fold, and return the held-out scores."""
+    order = list(range(len(traces)))
+    random.Random(seed).shuffle(order)
+    held_out_scores = []
+    for fold in range(folds):
+        test = [traces[index] for position, index in enumerate(order) if position % folds == fold]
+        train = [traces[index] for position, index in enumerate(order) if position % folds != fold]
+        point = best_point(score_grid(train, replayer))
+        held_out = float(np.mean([replayer.correct(trace, point) for trace in test]))
+        held_out_scores.append(held_out)
+        print(f"fold {fold + 1}: train n={len(train)} best={point} held-out n={len(test)} correct={held_out:.3f}")
+    return held_out_scores
+
+
+def describe_point(traces: Sequence[QuestionTrace], replayer: Replayer, point: GridPoint) -> None:
+    answerable = [replayer.correct(trace, point) for trace in traces if trace.question.answerable]
+    unanswerable = [replayer.correct(trace, point) for trace in traces if not trace.question.answerable]
+    print(f"overlap_weight={point[0]} grader_threshold={point[1]} coverage_threshold={point[2]}")
+    print(f"  answer accuracy {np.mean(answerable):.3f} (n={len(answerable)})")
+    if unanswerable:
+        print(f"  abstention accuracy {np.mean(unanswerable):.3f} (n={len(unanswerable)})")
+    for trace in traces:
+        status = "ok  " if replayer.correct(trace, point) else "MISS"
+        print(f"  {status} {trace.question.id} [{trace.question.kind}]")
+
+
+def parse_arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", type=Path, required=True, help="directory of a store built by ragagent ingest")
+    parser.add_argument("--questions", type=Path, default=Path("eval/qa_dev.jsonl"), help="JSON Lines question set")
+    parser.add_argument("--folds", type=int, default=5, help="number of cross-validation folds")
+    parser.add_argument("--seed", type=int, default=13, help="seed of the question shuffle before splitting into folds")
+    parser.add_argument("--top-k", type=int, default=5, help="chunks retrieved per query")
+    parser.add_argument("--max-retries", type=int, default=2, help="query rewrites allowed per question")
+    parser.add_argument("--min-relevant", type=int, default=1, help="relevant chunks needed to generate")
+    parser.add_argument("--current", type=float, nargs=3, metavar=("W", "TG", "TC"), help="also report this grid point")
+    return parser.parse_args()
+
+
+def main() -> None:
+    arguments = parse_arguments()
+    logging.basicConfig(level=logging.WARNING)
+    if not (arguments.store / "manifest.json").is_file():
+        raise SystemExit(f"{arguments.store}: no store found; build one with ragagent ingest first")
+
+    embedder = MiniLMEmbedder()
+    store = LocalStore.open(arguments.store, embedder)
+    statistics = TermStatistics.from_store(store)
+    grader = OverlapGrader(statistics)
+    rewriter = FeedbackRewriter(statistics)
+    questions = load_questions(arguments.questions)
+    traces = [
+        trace_question(question, store, embedder, grader, rewriter, arguments.top_k, arguments.max_retries) for question in questions
+    ]
+    replayer = Replayer(statistics, arguments.min_relevant)
+
+    held_out = cross_validate(traces, replayer, arguments.folds, arguments.seed)
+    print(f"cross-validated correct share: mean {np.mean(held_out):.3f} over {arguments.folds} folds")
+
+    scores = score_grid(traces, replayer)
+    point = best_point(scores)
+    print(f"best on all {len(traces)} questions: correct share {scores[point]:.3f}")
+    describe_point(traces, replayer, point)
+    if arguments.current:
+        current = tuple(arguments.current)
+        print(f"current constants: correct share {np.mean([replayer.correct(trace, current) for trace in traces]):.3f}")
+        describe_point(traces, replayer, current)
+
+
+if __name__ == "__main__":
+    main()
