@@ -90,3 +90,36 @@ def test_load_questions_names_bad_line(tmp_path):
     path.write_text('{"id": "a", "question": "Why?"}\n{"id": "b"}\n', encoding="utf-8")
     with pytest.raises(ValueError, match="qa.jsonl:2"):
         load_questions(path)
+
+
+def test_evaluate_on_local_store(tmp_path):
+    from ragagent.agent.graph import Agent
+    from ragagent.agent.offline import ExtractiveGenerator, FeedbackRewriter, OverlapGrader
+    from ragagent.agent.terms import TermStatistics
+    from ragagent.embedding.minilm import MiniLMEmbedder
+    from ragagent.evaluation import evaluate
+    from ragagent.store.local import LocalStore
+
+    embedder = MiniLMEmbedder()
+    store = LocalStore.open(tmp_path / "store", embedder)
+    text = "DeepSeek-V3 is a Mixture-of-Experts model with 671B total parameters, of which 37B are activated for each token."
+    chunk = Chunk(chunk_id="ds-0", document_id="ds", source="paper.pdf", pages=[3], position=0, text=text)
+    store.replace_document("ds", [chunk], embedder.embed_documents([text]))
+    statistics = TermStatistics.from_store(store)
+    agent = Agent(store, embedder, OverlapGrader(statistics), FeedbackRewriter(statistics), ExtractiveGenerator(statistics))
+    questions = [
+        EvalQuestion(id="a", pdf="paper.pdf", question="How many total parameters does DeepSeek-V3 have?", answers=["671B"], pages=[3]),
+        EvalQuestion(id="b", pdf="absent.pdf", question="How many layers does the absent model have?", answers=["61"], pages=[1]),
+        EvalQuestion(id="c", pdf=None, question="How many GPUs trained the traffic controller?", kind="unanswerable"),
+    ]
+
+    report = evaluate(questions, agent, store, embedder)
+
+    assert report.n == 3
+    assert report.missing_pdf_count == 1
+    assert report.recall_at_5 == 0.5
+    assert report.answer_accuracy == 0.5
+    assert report.abstention_accuracy == 1.0
+    assert report.by_kind["text"].n == 2
+    assert "(pdf not in store)" in report.format_text()
+    assert report.summary()["missing_pdf_count"] == 1

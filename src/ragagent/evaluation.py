@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from ragagent.embedding.base import Embedder
 from ragagent.models import Answer, ScoredChunk, SearchMode
+from ragagent.settings import Settings
 from ragagent.store.base import VectorStore
 
 if TYPE_CHECKING:
@@ -81,6 +82,13 @@ class EvalReport(BaseModel):
     by_kind: dict[str, KindSummary]
     questions: list[QuestionResult]
 
+    def summary(self) -> dict[str, float | int | None]:
+        """Return the headline metrics, without the per-kind and per-question details."""
+        return self.model_dump(exclude={"by_kind", "questions"})
+
+    def format_text(self) -> str:
+        return format_report(self)
+
 
 def load_questions(path: Path) -> list[EvalQuestion]:
     """Read a JSON Lines question set, naming the line of any invalid record."""
@@ -131,6 +139,15 @@ def store_file_names(store: VectorStore) -> set[str]:
         if chunks:
             names.add(chunks[0].source)
     return names
+
+
+def evaluate_file(path: Path, settings: Settings) -> EvalReport:
+    """Evaluate the agent that `settings` configures on the question set at `path`."""
+    from ragagent.factory import build_agent
+
+    questions = load_questions(path)
+    agent = build_agent(settings)
+    return evaluate(questions, agent, agent.store, agent.embedder)
 
 
 def evaluate(questions: list[EvalQuestion], agent: Agent, store: VectorStore, embedder: Embedder) -> EvalReport:
