@@ -187,6 +187,14 @@ def test_chunk_sections_follow_numbered_headings():
     assert chunk_of(chunks, sentence(1)).section == ["1 Introduction"]
 
 
+def test_chunk_appendix_heading_levels():
+    markdown = "# Appendix\n\n## A.1 Extra data\n\nFirst fact.\n\n## A Study of Scale\n\nSecond fact."
+    chunks = chunk_document(make_document([DocumentPage(number=1, markdown=markdown)]), count_words, 64)
+
+    assert chunk_of(chunks, "First fact.").section == ["Appendix", "A.1 Extra data"]
+    assert chunk_of(chunks, "Second fact.").section == ["Appendix", "A Study of Scale"]
+
+
 def test_chunk_keeps_heading_without_body():
     chunks = chunk_document(long_document(), count_words, 64, target_tokens=48)
 

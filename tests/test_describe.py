@@ -99,6 +99,13 @@ def test_linearize_entities_and_line_breaks():
     assert linear.rows == ["A&B: Note two lines"]
 
 
+def test_linearize_all_header_rows():
+    linear = linearize_table("<table><tr><th>Name</th><th>Score</th></tr><tr><th>A</th><th>1.5</th></tr></table>")
+
+    assert linear.column_headers == ["Name", "Score"]
+    assert linear.rows == ["A: Score 1.5"]
+
+
 def test_linearize_empty_html():
     linear = linearize_table("<p>no table here</p>")
 

@@ -119,7 +119,7 @@ def _span(value: str | None) -> int:
     return min(max(span, 1), MAX_SPAN)
 
 
-# A grid position holds the cell's text and the cell's own index, so a value
+# A grid position contains the cell's text and the cell's own index, so a value
 # that spans several columns is written once per row.
 _GridCell = tuple[str, int]
 
@@ -157,6 +157,9 @@ def _header_row_count(grid: list[list[_GridCell]], header_flags: list[bool]) -> 
     count = 0
     while count < len(grid) and header_flags[count]:
         count += 1
+    if count == len(grid) and count > 1:
+        # Every row is marked as a header: only the first one really is.
+        return 1
     if count or len(grid) < 2:
         return count
     # No <th> or <thead>: take the first row as the header when none of its cells is a number.

@@ -14,7 +14,7 @@ from ragagent.pipeline.markdown import find_captions, parse_blocks
 
 logger = logging.getLogger(__name__)
 
-# What a describer backed by a remote model may raise: provider errors, and
+# Errors that a describer backed by a remote model raises: provider errors, and
 # ValueError (pydantic's ValidationError included) for an unusable reply.
 DESCRIBER_ERRORS = (RagAgentError, ValueError)
 

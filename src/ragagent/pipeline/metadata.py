@@ -1,8 +1,8 @@
 """Parse the JSON annotations that OCR returns for a document and for its images.
 
 Both annotations arrive as JSON strings produced by a model, so either may be
-missing or malformed. A bad annotation is skipped with a warning and never
-fails the ingestion.
+missing or malformed. A bad annotation is skipped with a warning instead of
+raising.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Cut a parsed document into segments, the pieces that chunks are packed from.
 
-A segment is a sentence, a table or a figure (or a part of one that is too
-long), tagged with its page and its section heading path. A table or a figure
+A segment is a sentence, a table, a figure, or a part of a table or figure
+too long for one chunk. Each segment carries its page and its section heading path. A table or a figure
 is one segment made of its title, its description and its linearized rows,
 so the chunker never cuts it in half. Only a table longer than one chunk is
 split, by rows, and each part repeats the title and the column headers.
@@ -39,7 +39,7 @@ CONTINUED = " (continued)"
 # The heading path may take at most this share of a chunk's tokens.
 MAX_PREFIX_SHARE = 0.25
 # A heading like "2.1 MuonClip" or "A.3 Data" takes its depth from its number.
-NUMBERED_HEADING = re.compile(r"^(?:[A-Z]|\d+)(?:\.\d+)*\.?\s+\S")
+NUMBERED_HEADING = re.compile(r"^(?:[A-Z](?:\.\d+)+|\d+(?:\.\d+)*)\.?\s+\S")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9$\\])")
 ABBREVIATIONS = frozenset(
     {"e.g.", "i.e.", "al.", "fig.", "figs.", "eq.", "eqs.", "tab.", "sec.", "vs.", "cf.", "no.", "dr.", "mr.", "ms.", "prof.", "approx.", "resp.", "ref.", "refs."}
@@ -58,7 +58,7 @@ class Segment:
     section: tuple[str, ...]
     # The heading text that starts every chunk of this section.
     prefix: str
-    # What joins this segment to the one before it in the same chunk.
+    # Separator placed before this segment when it follows another one in the same chunk.
     joiner: str
     element_id: str | None = None
     element_kind: ElementKind | None = None
