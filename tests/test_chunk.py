@@ -319,7 +319,9 @@ def test_chunk_rejects_bad_sizes():
 
 def test_chunk_real_tokenizer_limit():
     tokenizer = Tokenizer.from_file(str(TOKENIZER_PATH))
+    # The shipped tokenizer.json pads to 128 and truncates at 128, so turn both off to count real lengths.
     tokenizer.no_truncation()
+    tokenizer.no_padding()
 
     def count_tokens(text: str) -> int:
         return len(tokenizer.encode(text).ids)
