@@ -12,6 +12,9 @@ from ragagent.errors import ConfigurationError
 from ragagent.settings import Settings
 
 if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+    from ragagent.agent.base import AnswerGenerator, QueryRewriter, RelevanceGrader
     from ragagent.agent.graph import Agent
     from ragagent.describe.base import Describer
     from ragagent.embedding.base import Embedder
@@ -46,6 +49,11 @@ def build_describer(settings: Settings) -> Describer:
         from ragagent.describe.offline import OfflineDescriber
 
         return OfflineDescriber()
+    if settings.describer in CHAT_PROVIDERS:
+        from ragagent.describe.llm import LLMDescriber
+
+        # No fallback here: describe_document falls back to the offline describer and records a warning.
+        return LLMDescriber(build_chat_model(settings, settings.describer), name=settings.describer, key_setting=CHAT_PROVIDERS[settings.describer])
     raise ConfigurationError(f"RAGAGENT_DESCRIBER={settings.describer!r} is not a known describer; use offline, bedrock or openai")
 
 
@@ -54,7 +62,44 @@ def build_embedder(settings: Settings) -> Embedder:
         from ragagent.embedding.minilm import MiniLMEmbedder
 
         return MiniLMEmbedder()
+    if settings.embedder == "bedrock":
+        from ragagent.embedding.bedrock import BedrockEmbedder
+        from ragagent.providers.bedrock import bedrock_runtime_client
+
+        return BedrockEmbedder(bedrock_runtime_client(settings), model_id=settings.bedrock_embedding_model, dimension=settings.embedding_dimension)
     raise ConfigurationError(f"RAGAGENT_EMBEDDER={settings.embedder!r} is not a known embedder; use minilm or bedrock")
+
+
+# Chat providers, each with the setting that holds its API key (Bedrock uses AWS credentials).
+CHAT_PROVIDERS: dict[str, str | None] = {"bedrock": None, "openai": "RAGAGENT_OPENAI_API_KEY"}
+
+
+def build_chat_model(settings: Settings, provider: str) -> BaseChatModel:
+    """Create the LangChain chat model of `provider`: bedrock or openai (any OpenAI-compatible API)."""
+    if provider == "bedrock":
+        from ragagent.providers.bedrock import build_bedrock_chat_model
+
+        return build_bedrock_chat_model(settings)
+    if provider == "openai":
+        from ragagent.providers.openai_compatible import build_openai_chat_model
+
+        return build_openai_chat_model(settings)
+    raise ConfigurationError(f"chat provider {provider!r} is not known; use bedrock or openai")
+
+
+def build_chat_components(settings: Settings) -> tuple[RelevanceGrader, QueryRewriter, AnswerGenerator]:
+    """Create the language-model grader, rewriter and generator of `settings.chat` (bedrock or openai)."""
+    if settings.chat not in CHAT_PROVIDERS:
+        raise ConfigurationError(f"RAGAGENT_CHAT={settings.chat!r} has no language-model components; use bedrock or openai")
+    from ragagent.agent.llm import LLMGenerator, LLMGrader, LLMRewriter
+
+    model = build_chat_model(settings, settings.chat)
+    key_setting = CHAT_PROVIDERS[settings.chat]
+    return (
+        LLMGrader(model, settings.chat, key_setting),
+        LLMRewriter(model, settings.chat, key_setting),
+        LLMGenerator(model, settings.chat, key_setting),
+    )
 
 
 def open_store(settings: Settings, embedder: Embedder) -> VectorStore:

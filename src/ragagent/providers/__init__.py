@@ -1,0 +1,1 @@
+"""Clients of remote model providers (Bedrock, OpenAI-compatible APIs) and the translation of their errors."""
