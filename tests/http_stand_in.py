@@ -13,7 +13,7 @@ from typing import Any
 class RecordedRequest:
     method: str
     path: str
-    headers: dict[str, str]
+    headers: dict[str, str]  # names in lower case
     body: bytes
 
     def json(self) -> Any:
@@ -69,7 +69,8 @@ class StandInServer:
             def do_POST(self) -> None:  # noqa: N802 (name fixed by BaseHTTPRequestHandler)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
-                stand_in.requests.append(RecordedRequest("POST", self.path, dict(self.headers), body))
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                stand_in.requests.append(RecordedRequest("POST", self.path, headers, body))
                 response = stand_in._next_response()
                 self.send_response(response.status)
                 for name, value in response.headers.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import io
 import json
@@ -38,7 +39,7 @@ def aws_environment(monkeypatch):
 
 @pytest.fixture
 def runtime():
-    """A real bedrock-runtime client whose calls are answered by a Stubber, with each call's parameters recorded."""
+    """A real bedrock-runtime client whose responses come from a Stubber, with each call's parameters recorded."""
     client = boto3.client("bedrock-runtime", region_name=REGION)
     calls: list[dict] = []
     client.meta.events.register(
@@ -236,7 +237,7 @@ def test_bedrock_describer_sends_figure_image(runtime):
     png = io.BytesIO()
     Image.new("RGB", (40, 30), "white").save(png, format="PNG")
     image = OCRImageObject(
-        id="img-0.png", top_left_x=0, top_left_y=0, bottom_right_x=40, bottom_right_y=30, image_base64="data:image/png;base64," + __import__("base64").b64encode(png.getvalue()).decode()
+        id="img-0.png", top_left_x=0, top_left_y=0, bottom_right_x=40, bottom_right_y=30, image_base64="data:image/png;base64," + base64.b64encode(png.getvalue()).decode()
     )
     stubber.add_response("converse", converse_tool_reply("ElementSummary", {"title": "Blank chart", "description": "An empty plot."}))
 

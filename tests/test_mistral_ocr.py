@@ -91,7 +91,7 @@ def test_mistral_success_sends_request(server, batch):
     request = server.requests[0]
     body = request.json()
     assert request.path == "/v1/ocr"
-    assert request.headers["Authorization"] == "Bearer test-key"
+    assert request.headers["authorization"] == "Bearer test-key"
     assert body["model"] == "mistral-ocr-latest"
     assert body["document"]["type"] == "document_url"
     prefix = "data:application/pdf;base64,"

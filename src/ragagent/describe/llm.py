@@ -1,6 +1,6 @@
 """Describer backed by a multimodal LangChain chat model (Bedrock Converse or OpenAI-compatible).
 
-A table is sent as its HTML plus, when the describer holds the document's PDF,
+A table is sent as its HTML plus, when the describer has the document's PDF,
 an image of its page rendered with pypdfium2. A figure is sent as its image
 from the OCR response. The model returns a title and a description of every
 value, for retrieval.
