@@ -1,0 +1,24 @@
+"""Lambda: chunk, embed and index the document, replacing its earlier chunks."""
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ragagent.aws import tasks
+from ragagent.aws.runtime import log_keys, services_from_environment, share_log_config
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+share_log_config(logger)
+services = services_from_environment()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict, context: LambdaContext) -> dict:
+    logger.append_keys(**log_keys(event))
+    result = tasks.index_document(event, services)
+    metrics.add_metric(name="ChunksIndexed", unit=MetricUnit.Count, value=result["chunk_count"])
+    return result

@@ -1,0 +1,24 @@
+"""Lambda: record why the document's ingestion failed."""
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ragagent.aws import tasks
+from ragagent.aws.runtime import log_keys, services_from_environment, share_log_config
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+share_log_config(logger)
+services = services_from_environment()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict, context: LambdaContext) -> dict:
+    logger.append_keys(**log_keys(event))
+    result = tasks.record_failure(event, services)
+    metrics.add_metric(name="Failures", unit=MetricUnit.Count, value=1)
+    return result
