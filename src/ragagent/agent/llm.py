@@ -126,7 +126,7 @@ class LLMRewriter:
 
 
 class LLMGenerator:
-    """Answer from the given chunks only, citing them by chunk id; `grounded` is false when the model finds no answer."""
+    """Answer from the given chunks only, citing them by chunk id. `grounded` is false when the model finds no answer."""
 
     def __init__(self, model: BaseChatModel, provider: str = "chat model", key_setting: str | None = None) -> None:
         self.model = model

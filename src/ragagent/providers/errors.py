@@ -1,8 +1,8 @@
 """Translate the exceptions of boto3, the openai SDK and LangChain into ragagent's provider errors.
 
-`ProviderTransientError` (throttling, 5xx, timeouts, connection failures) is the
-one the state machine's Retry matches; everything else a retry will not fix
-becomes `ProviderError` or, for missing credentials, `ConfigurationError`.
+Throttling, 5xx, timeouts and connection failures become `ProviderTransientError`,
+which the state machine's Retry matches. Failures a retry will not fix become
+`ProviderError`, or `ConfigurationError` for missing credentials.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def provider_errors(provider: str, key_setting: str | None = None) -> Iterator[N
     """Re-raise any failure of the block as ProviderTransientError, ProviderError or ConfigurationError.
 
     `provider` names the provider in messages ("Bedrock", "OpenAI-compatible API"),
-    `key_setting` the setting that holds its API key, named when the key is rejected.
+    `key_setting` the setting that contains its API key, named when the key is rejected.
     """
     try:
         yield
