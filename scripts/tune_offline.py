@@ -32,11 +32,14 @@ from ragagent.store.local import LocalStore
 logger = logging.getLogger("tune_offline")
 
 OVERLAP_WEIGHTS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
-GRADER_THRESHOLDS = tuple(round(value, 2) for value in np.arange(0.05, 1.0, 0.05))
-COVERAGE_THRESHOLDS = tuple(round(value, 2) for value in np.arange(0.2, 1.0, 0.05))
+GRADER_THRESHOLDS = tuple(round(float(value), 2) for value in np.arange(0.05, 1.0, 0.05))
+COVERAGE_THRESHOLDS = tuple(round(float(value), 2) for value in np.arange(0.2, 1.0, 0.05))
+FOCUS_WEIGHTS = (1.0, 1.5, 2.0, 3.0)
+AXES = (OVERLAP_WEIGHTS, GRADER_THRESHOLDS, COVERAGE_THRESHOLDS, FOCUS_WEIGHTS)
+AXIS_NAMES = ("overlap_weight", "grader_threshold", "coverage_threshold", "focus_weight")
 ABSTAINED = Answer(answer="", grounded=False)
 
-GridPoint = tuple[float, float, float]
+GridPoint = tuple[float, float, float, float]
 
 
 @dataclass
@@ -82,10 +85,10 @@ class Replayer:
     def __init__(self, statistics: TermStatistics, min_relevant: int) -> None:
         self.statistics = statistics
         self.min_relevant = min_relevant
-        self._answers: dict[tuple[str, tuple[str, ...], float], Answer] = {}
+        self._answers: dict[tuple[str, tuple[str, ...], float, float], Answer] = {}
 
     def answer(self, trace: QuestionTrace, point: GridPoint) -> Answer:
-        overlap_weight, grader_threshold, coverage_threshold = point
+        overlap_weight, grader_threshold, coverage_threshold, focus_weight = point
         for attempt in trace.attempts:
             relevant = [
                 scored
@@ -93,22 +96,22 @@ class Replayer:
                 if features.score(overlap_weight) >= grader_threshold
             ]
             if len(relevant) >= self.min_relevant:
-                return self._generate(trace.question, relevant, coverage_threshold)
+                return self._generate(trace.question, relevant, coverage_threshold, focus_weight)
         return ABSTAINED
 
     def correct(self, trace: QuestionTrace, point: GridPoint) -> bool:
         return is_correct(trace.question, self.answer(trace, point))
 
-    def _generate(self, question: EvalQuestion, relevant: list[ScoredChunk], coverage_threshold: float) -> Answer:
-        key = (question.id, tuple(scored.chunk.chunk_id for scored in relevant), coverage_threshold)
+    def _generate(self, question: EvalQuestion, relevant: list[ScoredChunk], coverage_threshold: float, focus_weight: float) -> Answer:
+        key = (question.id, tuple(scored.chunk.chunk_id for scored in relevant), coverage_threshold, focus_weight)
         if key not in self._answers:
-            generator = ExtractiveGenerator(self.statistics, coverage_threshold=coverage_threshold)
+            generator = ExtractiveGenerator(self.statistics, coverage_threshold=coverage_threshold, focus_weight=focus_weight)
             self._answers[key] = generator.generate(question.question, relevant)
         return self._answers[key]
 
 
 def grid() -> list[GridPoint]:
-    return list(itertools.product(OVERLAP_WEIGHTS, GRADER_THRESHOLDS, COVERAGE_THRESHOLDS))
+    return list(itertools.product(*AXES))
 
 
 def score_grid(traces: Sequence[QuestionTrace], replayer: Replayer) -> dict[GridPoint, float]:
@@ -117,13 +120,12 @@ def score_grid(traces: Sequence[QuestionTrace], replayer: Replayer) -> dict[Grid
 
 def neighbour_mean(scores: dict[GridPoint, float], point: GridPoint) -> float:
     """Average the score over the point and its grid neighbors, to prefer the middle of a plateau."""
-    axes = (OVERLAP_WEIGHTS, GRADER_THRESHOLDS, COVERAGE_THRESHOLDS)
-    positions = [axis.index(value) for axis, value in zip(axes, point)]
+    positions = [axis.index(value) for axis, value in zip(AXES, point)]
     values = []
-    for offsets in itertools.product((-1, 0, 1), repeat=3):
+    for offsets in itertools.product((-1, 0, 1), repeat=len(AXES)):
         indices = [position + offset for position, offset in zip(positions, offsets)]
-        if all(0 <= index < len(axis) for index, axis in zip(indices, axes)):
-            values.append(scores[tuple(axis[index] for axis, index in zip(axes, indices))])
+        if all(0 <= index < len(axis) for index, axis in zip(indices, AXES)):
+            values.append(scores[tuple(axis[index] for axis, index in zip(AXES, indices))])
     return float(np.mean(values))
 
 
@@ -149,7 +151,7 @@ def cross_validate(traces: Sequence[QuestionTrace], replayer: Replayer, folds: i
 def describe_point(traces: Sequence[QuestionTrace], replayer: Replayer, point: GridPoint) -> None:
     answerable = [replayer.correct(trace, point) for trace in traces if trace.question.answerable]
     unanswerable = [replayer.correct(trace, point) for trace in traces if not trace.question.answerable]
-    print(f"overlap_weight={point[0]} grader_threshold={point[1]} coverage_threshold={point[2]}")
+    print(" ".join(f"{name}={value}" for name, value in zip(AXIS_NAMES, point)))
     print(f"  answer accuracy {np.mean(answerable):.3f} (n={len(answerable)})")
     if unanswerable:
         print(f"  abstention accuracy {np.mean(unanswerable):.3f} (n={len(unanswerable)})")
@@ -167,13 +169,14 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--top-k", type=int, default=5, help="chunks retrieved per query")
     parser.add_argument("--max-retries", type=int, default=2, help="query rewrites allowed per question")
     parser.add_argument("--min-relevant", type=int, default=1, help="relevant chunks needed to generate")
-    parser.add_argument("--current", type=float, nargs=3, metavar=("W", "TG", "TC"), help="also report this grid point")
+    parser.add_argument("--current", type=float, nargs=4, metavar=("W", "TG", "TC", "F"), help="also report this grid point")
     return parser.parse_args()
 
 
 def main() -> None:
     arguments = parse_arguments()
     logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
     if not (arguments.store / "manifest.json").is_file():
         raise SystemExit(f"{arguments.store}: no store found; build one with ragagent ingest first")
 

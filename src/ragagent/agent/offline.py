@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 GRADER_THRESHOLD = 0.35
 GRADER_OVERLAP_WEIGHT = 0.7
 COVERAGE_THRESHOLD = 0.5
+FOCUS_WEIGHT = 2.0
 
 FEEDBACK_CHUNKS = 3
 EXPANSION_TERMS = 5
@@ -65,8 +66,8 @@ _CITATION_MARKER = re.compile(r"\s*\[\d+\]")
 _MIN_UNIT_CHARS = 12
 
 
-def _query_weights(terms: Sequence[QueryTerm], statistics: TermStatistics | None) -> dict[str, float]:
-    return {query_term.term: term_weight(query_term, statistics) for query_term in terms}
+def _query_weights(terms: Sequence[QueryTerm], statistics: TermStatistics | None, focus_weight: float = 1.0) -> dict[str, float]:
+    return {query_term.term: term_weight(query_term, statistics, focus_weight) for query_term in terms}
 
 
 @dataclass(frozen=True)
@@ -187,16 +188,18 @@ class ExtractiveGenerator:
         self,
         statistics: TermStatistics | None = None,
         coverage_threshold: float = COVERAGE_THRESHOLD,
+        focus_weight: float = FOCUS_WEIGHT,
         max_chars: int = MAX_ANSWER_CHARS,
     ) -> None:
         self.statistics = statistics
         self.coverage_threshold = coverage_threshold
+        self.focus_weight = focus_weight
         self.max_chars = max_chars
 
     def score_units(self, question: str, chunks: Sequence[ScoredChunk]) -> list[ScoredUnit]:
         """Return every unit of `chunks` with its coverage and score, best first."""
         terms = query_terms(question)
-        weights = _query_weights(terms, self.statistics)
+        weights = _query_weights(terms, self.statistics, self.focus_weight)
         question_terms = term_set(question)
         wants_quantity = _QUANTITY_QUESTION.search(question) is not None
         scored_units = []
@@ -243,21 +246,33 @@ class ExtractiveGenerator:
 
 
 def split_units(scored: ScoredChunk, chunk_index: int) -> list[AnswerUnit]:
-    """Split a chunk's text into table rows and sentences."""
+    """Split a chunk's text into table rows and sentences.
+
+    Lines of one paragraph that are not table rows are joined before the
+    sentence split, because extracted text is often wrapped mid-sentence.
+    """
     chunk = scored.chunk
+    # NOTE: chunk texts carry no page markers, so every unit of a chunk that
+    # spans pages is cited with the chunk's first page.
+    page = chunk.pages[0]
     units = []
-    for line in _body(chunk).splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        page = chunk.pages[0]
-        if _TABLE_ROW.match(line):
-            units.append(AnswerUnit(line, chunk_index, page, is_table_row=True))
-            continue
-        for sentence in _SENTENCE_END.split(line):
-            if len(sentence) >= _MIN_UNIT_CHARS:
-                units.append(AnswerUnit(sentence, chunk_index, page, is_table_row=False))
+    for paragraph in _body(chunk).split("\n\n"):
+        prose: list[str] = []
+        for line in [*paragraph.splitlines(), ""]:
+            line = line.strip()
+            if line and not line.startswith("#") and not _TABLE_ROW.match(line):
+                prose.append(line)
+                continue
+            units.extend(_sentence_units(" ".join(prose), chunk_index, page))
+            prose = []
+            if _TABLE_ROW.match(line):
+                units.append(AnswerUnit(line, chunk_index, page, is_table_row=True))
     return units
+
+
+def _sentence_units(text: str, chunk_index: int, page: int) -> list[AnswerUnit]:
+    sentences = _SENTENCE_END.split(text) if text else []
+    return [AnswerUnit(sentence, chunk_index, page, is_table_row=False) for sentence in sentences if len(sentence) >= _MIN_UNIT_CHARS]
 
 
 def _body(chunk: Chunk) -> str:

@@ -45,6 +45,10 @@ show shows shown state stated
 """
 
 STOPWORDS = frozenset(_ENGLISH_STOPWORDS.split()) | frozenset(_QUESTION_FRAME_WORDS.split())
+_QUESTION_WORDS = frozenset({"what", "which", "how", "who", "when", "where"})
+# Words between a question word and its focus: "how many GPUs", "how much time".
+_FOCUS_SKIPPED = frozenset({"many", "much"})
+MAX_FOCUS_TERMS = 2
 
 
 @lru_cache(maxsize=1)
@@ -80,25 +84,44 @@ class QueryTerm:
     surface: str
     is_number: bool
     is_name: bool
+    is_focus: bool = False
 
 
 def query_terms(question: str) -> list[QueryTerm]:
     """Return the content terms of a question, stemmed and without stopwords or repeats.
 
-    A term is a name when the question capitalizes it anywhere but at its start.
+    A term is a name when the question capitalizes it anywhere but at its
+    start. Focus terms name what the question asks for: the first content
+    words after its question word ("How many GPUs", "what EMA coefficient").
     """
     normalized = normalize_text(question)
     names = {match.group(0).lower() for match in re.finditer(r"(?<!^)\b[A-Z][\w]*", normalized)}
+    tokens = tokenize(normalized)
+    focus = _focus_tokens(tokens)
     terms: dict[str, QueryTerm] = {}
-    for token in tokenize(normalized):
+    for token in tokens:
         if token in STOPWORDS or len(token) < 2 and not token.isdigit():
             continue
         term = stem(token)
         if term in terms:
             continue
         is_number = any(character.isdigit() for character in token)
-        terms[term] = QueryTerm(term=term, surface=token, is_number=is_number, is_name=token in names)
+        terms[term] = QueryTerm(term=term, surface=token, is_number=is_number, is_name=token in names, is_focus=token in focus)
     return list(terms.values())
+
+
+def _focus_tokens(tokens: list[str]) -> set[str]:
+    start = next((index for index, token in enumerate(tokens) if token in _QUESTION_WORDS), None)
+    if start is None:
+        return set()
+    focus: list[str] = []
+    for token in tokens[start + 1 :]:
+        if token in _FOCUS_SKIPPED:
+            continue
+        if token in STOPWORDS or len(focus) == MAX_FOCUS_TERMS:
+            break
+        focus.append(token)
+    return set(focus)
 
 
 @dataclass
@@ -135,8 +158,14 @@ def rarity_weight(term: str) -> float:
     return 1.0 + min(len(term), 12) / 4.0
 
 
-def term_weight(query_term: QueryTerm, statistics: TermStatistics | None) -> float:
+def term_weight(query_term: QueryTerm, statistics: TermStatistics | None, focus_weight: float = 1.0) -> float:
+    """Weight a query term by IDF (or rarity without statistics), then by its kind.
+
+    `focus_weight` multiplies the weight of a focus term.
+    """
     weight = statistics.idf(query_term.term) if statistics is not None and statistics.chunk_count else rarity_weight(query_term.term)
+    if query_term.is_focus:
+        weight *= focus_weight
     if query_term.is_number:
         weight *= NUMBER_WEIGHT
     elif query_term.is_name:
