@@ -350,3 +350,13 @@ def test_search_rejects_zero_top_k(store, embedder):
 
 def test_search_empty_store(store, embedder):
     assert search_ids(store, embedder, "anything") == []
+
+
+def test_damaged_file_reported_and_deletable(store, embedder):
+    add_document(store, embedder, "doc-a", ["Some text."])
+    (store.path / "documents" / "doc-a.npz").write_bytes(b"not an archive")
+
+    with pytest.raises(InvalidStoreError, match="doc-a.npz: damaged document file"):
+        store.document_ids()
+    assert store.delete_document("doc-a") == 0
+    assert store.document_ids() == []

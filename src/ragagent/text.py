@@ -113,14 +113,14 @@ def detect_language(text: str) -> Language:
 
 
 def tokenize(text: str, language: Language | None = None) -> list[str]:
-    """Return the BM25 terms of `text` in order of appearance; see the module docstring for the rules.
+    """Return the BM25 terms of `text` in order of appearance, by the rules in the module docstring.
 
-    `language` picks the stopwords and stemmer; by default `detect_language` picks it.
+    `language` selects the stopwords and the stemmer. When it is None, `detect_language` selects it.
     """
     if language is None:
         language = detect_language(text)
     elif language not in _STOPWORDS:
-        raise ValueError(f"language={language!r} is not supported; use 'en', 'de' or None to detect it")
+        raise ValueError(f"language={language!r} is not supported. Use 'en', 'de' or None to detect it.")
     stopwords = _STOPWORDS[language]
     stemmer = _stemmer(language)
 

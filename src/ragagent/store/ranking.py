@@ -28,7 +28,7 @@ class BM25Index:
             self._retriever.index([list(terms) for terms in documents], show_progress=False)
 
     def scores(self, query_terms: Sequence[str]) -> np.ndarray:
-        """Return the float32 BM25 score of every document for `query_terms`; 0 where no term matches."""
+        """Return the float32 BM25 score of every document for `query_terms`, 0 where no term matches."""
         if self._retriever is None or not query_terms:
             return np.zeros(self.document_count, dtype=np.float32)
         term_ids = self._retriever.get_tokens_ids(list(query_terms))
@@ -57,7 +57,7 @@ def top_indices(scores: np.ndarray, allowed: np.ndarray, count: int) -> list[int
 
 
 def fuse_reciprocal_rank(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> list[tuple[int, float]]:
-    """Fuse ranked lists of ids by reciprocal rank fusion; return (id, fused score) pairs, best first.
+    """Fuse ranked lists of ids by reciprocal rank fusion into (id, fused score) pairs, best first.
 
     Each list adds 1 / (k + rank) to the score of each id it contains, rank
     counting from 1. Ties go to the lower id.
