@@ -104,7 +104,17 @@ def build_chat_components(settings: Settings) -> tuple[RelevanceGrader, QueryRew
 
 def open_store(settings: Settings, embedder: Embedder) -> VectorStore:
     if settings.store_is_url:
-        raise ConfigurationError(f"RAGAGENT_STORE={settings.store!r}: OpenSearch stores are not available in this build")
+        from ragagent.store.opensearch import OpenSearchStore
+
+        return OpenSearchStore.open(
+            settings.store,
+            embedder,
+            auth=settings.opensearch_auth,
+            service=settings.opensearch_service,
+            region=settings.aws_region,
+            engine=settings.opensearch_engine,
+            space_type=settings.opensearch_space_type,
+        )
     from ragagent.store.local import LocalStore
 
     return LocalStore.open(settings.store_path, embedder)

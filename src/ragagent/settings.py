@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,6 +37,12 @@ class Settings(BaseSettings):
     openai_base_url: str | None = Field(default=None, description="Base URL of an OpenAI-compatible chat API, e.g. http://localhost:11434/v1 for Ollama")
     openai_model: str | None = Field(default=None, description="Chat model id at the OpenAI-compatible API")
     openai_api_key: str | None = Field(default=None, description="API key of the OpenAI-compatible API, or an ssm: or secretsmanager: reference to it")
+
+    # OpenSearch store, used when `store` is a URL.
+    opensearch_auth: Literal["none", "sigv4"] = Field(default="none", description="none, or sigv4 to sign requests with boto3's AWS credentials")
+    opensearch_service: Literal["es", "aoss"] = Field(default="es", description="SigV4 service: es for a managed domain, aoss for OpenSearch Serverless (no custom ids, no refresh)")
+    opensearch_engine: Literal["faiss", "lucene", "nmslib"] = Field(default="faiss", description="k-NN engine of a new index")
+    opensearch_space_type: Literal["l2", "innerproduct", "cosinesimil"] = Field(default="l2", description="k-NN space type of a new index")
 
     @property
     def store_is_url(self) -> bool:
