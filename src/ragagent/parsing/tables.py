@@ -15,6 +15,7 @@ Two kinds are recognised:
 from __future__ import annotations
 
 import html
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -22,7 +23,10 @@ from pdfplumber.table import cells_to_tables, edges_to_intersections, intersecti
 
 from ragagent.parsing.geometry import Box, Rule, Word
 
+logger = logging.getLogger(__name__)
+
 SNAP_TOLERANCE = 3.0
+MAX_INTERSECTIONS = 1200
 JOIN_TOLERANCE = 3.0
 INTERSECTION_TOLERANCE = 3.0
 # Horizontal rules of one booktabs table share their left and right ends within this many points.
@@ -108,6 +112,11 @@ def _ruled_tables(words: Sequence[Word], rules: Sequence[Rule]) -> list[Table]:
         return []
     edges = merge_edges([_rule_edge(rule) for rule in rules], SNAP_TOLERANCE, SNAP_TOLERANCE, JOIN_TOLERANCE, JOIN_TOLERANCE)
     intersections = edges_to_intersections(edges, INTERSECTION_TOLERANCE, INTERSECTION_TOLERANCE)
+    if len(intersections) > MAX_INTERSECTIONS:
+        # NOTE: pdfplumber's cell search grows faster than linearly; a page this dense is a heatmap or a
+        # chart far more often than a table, so its grid is skipped and its words stay as text.
+        logger.debug("skipped a grid of %d rule intersections", len(intersections))
+        return []
     cells = intersections_to_cells(intersections)
     tables = []
     for table_cells in cells_to_tables(cells):
