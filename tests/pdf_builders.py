@@ -78,7 +78,7 @@ TABLE_ROWS = [
 def table_pdf(ruled: bool = True) -> bytes:
     """Build a page with a caption, then TABLE_ROWS as a table, then a sentence.
 
-    A ruled table has a full grid; otherwise only a top, a middle and a bottom
+    A ruled table has a full grid. Otherwise only a top, a middle and a bottom
     rule are drawn, the way LaTeX's booktabs package draws them.
     """
     buffer = io.BytesIO()
@@ -159,7 +159,7 @@ def scanned_pdf() -> bytes:
 
 
 def multipage_pdf(page_count: int) -> bytes:
-    """Build `page_count` pages; page N says "Marker page N of the batching test"."""
+    """Build `page_count` pages; page N contains "Marker page N of the batching test"."""
     buffer = io.BytesIO()
     pdf = canvas.Canvas(buffer, pagesize=A4)
     for number in range(1, page_count + 1):

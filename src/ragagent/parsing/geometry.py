@@ -2,9 +2,9 @@
 
 Coordinates are PDF points with the origin at the top-left and y growing
 downwards. A `Frame` maps PDF user space into such coordinates after turning
-the page by a multiple of 90 degrees: the display frame follows the page's
-/Rotate entry, and the reading frame turns the page so that its text runs
-left to right.
+the page by a multiple of 90 degrees. The display frame follows the page's
+/Rotate entry. The reading frame turns the page so that its text runs left
+to right.
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ class PageImage:
 
 @dataclass
 class PageContent:
-    """What the parser reads from one page, in reading-frame coordinates."""
+    """Words, rules and images of one page, in reading-frame coordinates."""
 
     frame: Frame
     display: Frame

@@ -1,9 +1,9 @@
 """The offline parser: PDFium text and layout, rule-based tables, Tesseract for scanned pages.
 
 It returns the same `OCRResponse` shape as Mistral OCR, so the rest of the
-pipeline cannot tell the two apart: Markdown per page with headings and
-image and table placeholders in reading order, cropped images as JPEG data
-URLs with pixel boxes at 200 dpi, and tables as HTML.
+pipeline treats both alike. Each page has Markdown with headings and with
+image and table placeholders in reading order. Images are JPEG data URLs of
+the page region, with pixel boxes at 200 dpi, and tables are HTML.
 """
 
 from __future__ import annotations

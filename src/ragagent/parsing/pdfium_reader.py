@@ -27,6 +27,8 @@ RULE_MIN_LENGTH = 8.0
 # Paths with more segments than this are drawings, not table borders.
 MAX_RULE_PATH_SEGMENTS = 64
 HYPHEN = 0x2D
+# Characters sampled to tell vertical writing from horizontal writing.
+VERTICAL_SAMPLE_CHARS = 600
 HIGH_SURROGATES = (0xD800, 0xDBFF)
 LOW_SURROGATES = (0xDC00, 0xDFFF)
 # Text in other directions than the main one is dropped when it is at most this share of the characters.
@@ -110,6 +112,7 @@ def _read_chars(textpage: pdfium.PdfTextPage) -> tuple[list[RawChar | None], int
 
     count = textpage.count_chars()
     skip_next = False
+    bold: bool | None = None
     for index in range(count):
         if skip_next:
             skip_next = False
@@ -129,6 +132,7 @@ def _read_chars(textpage: pdfium.PdfTextPage) -> tuple[list[RawChar | None], int
             code = HYPHEN
         if code in WORD_BREAKS or pdfium_c.FPDFText_IsGenerated(raw, index) == 1:
             chars.append(None)
+            bold = None
             continue
         pdfium_c.FPDFText_GetLooseCharBox(raw, index, ctypes.byref(rect))
         pdfium_c.FPDFText_GetMatrix(raw, index, ctypes.byref(matrix))
@@ -138,7 +142,10 @@ def _read_chars(textpage: pdfium.PdfTextPage) -> tuple[list[RawChar | None], int
         directions[angle] += 1
         text = unicodedata.normalize("NFKC", chr(code))
         bounds = (rect.left, min(rect.bottom, rect.top), rect.right, max(rect.bottom, rect.top))
-        chars.append((text, bounds, size, fonts.is_bold(index), angle))
+        if bold is None:
+            # Looking fonts up costs more than reading characters, so each word takes its first character's font.
+            bold = fonts.is_bold(index)
+        chars.append((text, bounds, size, bold, angle))
 
     if not directions:
         return chars, 0
@@ -153,7 +160,7 @@ def _is_vertical_writing(raw_chars: list[RawChar | None], frame: Frame) -> bool:
     """Tell whether consecutive characters mostly step downwards, as in vertical CJK text."""
     down = across = 0
     previous: Box | None = None
-    for item in raw_chars:
+    for item in raw_chars[:VERTICAL_SAMPLE_CHARS]:
         if item is None:
             previous = None
             continue

@@ -113,8 +113,8 @@ def _ruled_tables(words: Sequence[Word], rules: Sequence[Rule]) -> list[Table]:
     edges = merge_edges([_rule_edge(rule) for rule in rules], SNAP_TOLERANCE, SNAP_TOLERANCE, JOIN_TOLERANCE, JOIN_TOLERANCE)
     intersections = edges_to_intersections(edges, INTERSECTION_TOLERANCE, INTERSECTION_TOLERANCE)
     if len(intersections) > MAX_INTERSECTIONS:
-        # NOTE: pdfplumber's cell search grows faster than linearly; a page this dense is a heatmap or a
-        # chart far more often than a table, so its grid is skipped and its words stay as text.
+        # NOTE: pdfplumber's cell search grows faster than linearly with the intersections. A page this
+        # dense is usually a heatmap or a chart, so its grid is skipped and a real table stays as text.
         logger.debug("skipped a grid of %d rule intersections", len(intersections))
         return []
     cells = intersections_to_cells(intersections)
