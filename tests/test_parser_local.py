@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import io
 import logging
 import re
 
 import pytest
 from mistralai.client.models import OCRResponse as SdkOCRResponse
+from reportlab.pdfgen import canvas
 
 import pdf_builders
 from conftest import DOCUMENTS_DIR
@@ -235,3 +237,15 @@ def test_parse_japanese_vertical_text(parser, corpus_pdf):
 
     assert "風景やみんなといっしょに" in markdown.splitlines()
     assert markdown.find("風景やみんなといっしょに") < markdown.find("そのとほりの心象スケッチです")
+
+
+def test_parse_short_text_layer(parser):
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer)
+    pdf.drawString(72, 700, "Dummy PDF file")
+    pdf.showPage()
+    pdf.save()
+
+    page = parse(parser, buffer.getvalue()).pages[0]
+
+    assert page.markdown == "Dummy PDF file"

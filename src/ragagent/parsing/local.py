@@ -31,8 +31,9 @@ MODEL_NAME = "ragagent-local"
 OUTPUT_DPI = 200
 OCR_DPI = 300
 POINTS_PER_INCH = 72
-# A page with fewer characters than this in its text layer is OCR'd.
+# A page with fewer characters than this in its text layer, over an image this large, is OCR'd.
 MIN_TEXT_LAYER_CHARS = 20
+SCAN_IMAGE_SHARE = 0.5
 # Images smaller than this (points) are decorations such as logos and bullets.
 MIN_IMAGE_SIDE = 24.0
 MIN_IMAGE_AREA = 2500.0
@@ -81,7 +82,7 @@ class LocalParser:
         dimensions = OCRPageDimensions(
             dpi=OUTPUT_DPI, width=round(display.width * OUTPUT_DPI / POINTS_PER_INCH), height=round(display.height * OUTPUT_DPI / POINTS_PER_INCH)
         )
-        if sum(len(word.text) for word in content.words) < MIN_TEXT_LAYER_CHARS:
+        if _needs_ocr(content):
             return self._ocr_page(batch, index, page, dimensions)
 
         tables = find_tables(content.words, content.rules)
@@ -136,6 +137,16 @@ class _IdCounter:
         table_id = f"tbl-{self._tables}.html"
         self._tables += 1
         return table_id
+
+
+def _needs_ocr(content: PageContent) -> bool:
+    """Tell whether a page has no text layer, or only a few stray characters over a scanned image."""
+    if not content.words:
+        return True
+    if sum(len(word.text) for word in content.words) >= MIN_TEXT_LAYER_CHARS:
+        return False
+    page_area = max(content.display.width * content.display.height, 1.0)
+    return any(image.display_box.width * image.display_box.height >= SCAN_IMAGE_SHARE * page_area for image in content.images)
 
 
 def _body_size(contents: list[PageContent]) -> float:
