@@ -152,6 +152,7 @@ def _read_chars(textpage: pdfium.PdfTextPage) -> tuple[list[RawChar | None], int
     direction, count = directions.most_common(1)[0]
     if count >= (1 - MAX_DROPPED_DIRECTION_SHARE) * sum(directions.values()):
         # A few turned characters, such as a plot's axis titles, would garble the lines they cross.
+        # NOTE: a small sideways table on an upright page is dropped with them.
         chars = [item if item is None or item[4] == direction else None for item in chars]
     return chars, direction
 
@@ -245,6 +246,8 @@ def _path_rules(path: pdfium.PdfObject, bounds: tuple[float, float, float, float
 
 def _path_points(path: pdfium.PdfObject, segment_count: int) -> list[tuple[float, float]] | None:
     """Return the path's straight-line outline in page space, or None if it has curves."""
+    # NOTE: only the path's own matrix is applied, so the outline of a path nested in a
+    # transformed form XObject may be misplaced; thin paths use page-space bounds instead.
     a, b, c, d, e, f = path.get_matrix().get()
     x, y = ctypes.c_float(), ctypes.c_float()
     points: list[tuple[float, float]] = []
