@@ -25,6 +25,10 @@ from ragagent.errors import ProviderTransientError
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ROTATED_PDF = REPO_ROOT / "documents" / "rotated_nics_background_checks_table.pdf"
 KIMI_PDF = REPO_ROOT / "documents" / "paper_kimi_linear_technical_report.pdf"
+SMALL_PDF_TEXT = [
+    "Linear attention replaces softmax attention with a kernel feature map.",
+    "The hybrid model interleaves three linear layers with one full attention layer.",
+]
 HANDLER_TASKS = ["MarkProcessing", "Split", "OcrBatch", "Reindex", "DescribeTables", "IndexDocument", "MarkIndexed"]
 
 
@@ -48,6 +52,26 @@ def make_app(tmp_path, monkeypatch):
 @pytest.fixture
 def app(make_app) -> AwsApp:
     return make_app()
+
+
+def make_small_pdf(pages: int = 1) -> bytes:
+    """Render a PDF with two sentences per page, so a run embeds few short chunks."""
+    import io
+
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=A4)
+    for page in range(1, pages + 1):
+        for line, sentence in enumerate(SMALL_PDF_TEXT):
+            pdf.drawString(72, 760 - 18 * line, f"Page {page}. {sentence}")
+        pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+SMALL_PDF = make_small_pdf()
 
 
 def document_id_of(event: dict) -> str:
@@ -83,7 +107,7 @@ def test_state_machine_indexes_one_page_pdf(app: AwsApp):
 
 
 def test_state_machine_calls_every_handler(app: AwsApp):
-    event = app.put_pdf("documents/nics.pdf", ROTATED_PDF.read_bytes())
+    event = app.put_pdf("documents/nics.pdf", SMALL_PDF)
 
     app.ingest(event)
 
@@ -92,22 +116,22 @@ def test_state_machine_calls_every_handler(app: AwsApp):
     assert app.bridge.count("RecordFailure") == 0
 
 
-def test_state_machine_maps_each_page_batch(app: AwsApp, corpus_pdf):
-    pdf = corpus_pdf("paper_naacl2006_shinyama_preemptive_ie.pdf").read_bytes()
-    event = app.put_pdf("documents/naacl.pdf", pdf)
+def test_state_machine_maps_each_page_batch(app: AwsApp):
+    event = app.put_pdf("documents/seven pages.pdf", make_small_pdf(pages=7))
 
     description = app.ingest(event)
 
     assert description["status"] == "SUCCEEDED"
     ocr_events = [payload for task, payload in app.bridge.calls if task == "OcrBatch"]
     assert sorted(payload["batch"]["first_page"] for payload in ocr_events) == [1, 3, 5, 7]
+    assert sorted(payload["batch"]["page_count"] for payload in ocr_events) == [1, 2, 2, 2]
     reindex_input = next(payload for task, payload in app.bridge.calls if task == "Reindex")
     assert [batch["batch_index"] for batch in sorted(reindex_input["batches"], key=lambda b: b["batch_index"])] == [0, 1, 2, 3]
-    assert int(app.status(document_id_of(event))["page_count"]) == 8
+    assert int(app.status(document_id_of(event))["page_count"]) == 7
 
 
 def test_state_machine_passes_keys_not_documents(app: AwsApp):
-    event = app.put_pdf("documents/nics.pdf", ROTATED_PDF.read_bytes())
+    event = app.put_pdf("documents/nics.pdf", SMALL_PDF)
 
     app.ingest(event)
 
@@ -133,7 +157,7 @@ def test_state_machine_wrong_path_fails(make_app, state, field, wrong):
     definition = load_definition()
     definition["States"][state][field] = wrong
     app = make_app(definition)
-    event = app.put_pdf("documents/nics.pdf", ROTATED_PDF.read_bytes())
+    event = app.put_pdf("documents/nics.pdf", SMALL_PDF)
 
     description = app.ingest(event)
 
@@ -205,7 +229,7 @@ def install_flaky_parser(app: AwsApp) -> FlakyParser:
 
 def test_state_machine_retries_transient_error(app: AwsApp):
     flaky = install_flaky_parser(app)
-    event = app.put_pdf("documents/nics.pdf", ROTATED_PDF.read_bytes())
+    event = app.put_pdf("documents/nics.pdf", SMALL_PDF)
 
     description = app.ingest(event)
 
@@ -221,7 +245,7 @@ def test_state_machine_without_retry_fails(make_app):
     definition["States"]["OcrBatches"]["ItemProcessor"]["States"]["OcrBatch"].pop("Retry")
     app = make_app(definition)
     install_flaky_parser(app)
-    event = app.put_pdf("documents/nics.pdf", ROTATED_PDF.read_bytes())
+    event = app.put_pdf("documents/nics.pdf", SMALL_PDF)
 
     description = app.ingest(event)
 
@@ -234,7 +258,7 @@ def test_state_machine_without_retry_fails(make_app):
 
 
 def test_state_machine_redelivered_event_starts_once(app: AwsApp):
-    event = app.put_pdf("documents/nics.pdf", ROTATED_PDF.read_bytes())
+    event = app.put_pdf("documents/nics.pdf", SMALL_PDF)
     app.ingest(event)
 
     second = app.deliver(event)
@@ -248,11 +272,11 @@ def test_state_machine_redelivered_event_starts_once(app: AwsApp):
 
 
 def test_state_machine_reupload_replaces_chunks(app: AwsApp):
-    first = app.put_pdf("documents/nics.pdf", ROTATED_PDF.read_bytes())
+    first = app.put_pdf("documents/nics.pdf", SMALL_PDF)
     app.ingest(first)
     chunks_before = chunk_count_in_store(app, document_id_of(first))
 
-    second = app.put_pdf("documents/nics.pdf", ROTATED_PDF.read_bytes())
+    second = app.put_pdf("documents/nics.pdf", SMALL_PDF)
     description = app.ingest(second)
 
     assert description["status"] == "SUCCEEDED"
@@ -263,7 +287,7 @@ def test_state_machine_reupload_replaces_chunks(app: AwsApp):
 
 
 def test_state_machine_retried_execution_keeps_one_set(app: AwsApp):
-    event = app.put_pdf("documents/nics.pdf", ROTATED_PDF.read_bytes())
+    event = app.put_pdf("documents/nics.pdf", SMALL_PDF)
     description = app.ingest(event)
     chunks_before = chunk_count_in_store(app, document_id_of(event))
 
@@ -275,8 +299,8 @@ def test_state_machine_retried_execution_keeps_one_set(app: AwsApp):
 
 
 def test_state_machine_older_event_keeps_newer_status(app: AwsApp):
-    older = app.put_pdf("documents/nics.pdf", ROTATED_PDF.read_bytes())
-    newer = app.put_pdf("documents/nics.pdf", ROTATED_PDF.read_bytes())
+    older = app.put_pdf("documents/nics.pdf", SMALL_PDF)
+    newer = app.put_pdf("documents/nics.pdf", SMALL_PDF)
     app.ingest(newer)
 
     late = app.deliver(older)
@@ -289,9 +313,9 @@ def test_state_machine_older_event_keeps_newer_status(app: AwsApp):
 
 
 def test_state_machine_stale_run_stops(app: AwsApp):
-    older = app.put_pdf("documents/nics.pdf", ROTATED_PDF.read_bytes())
+    older = app.put_pdf("documents/nics.pdf", SMALL_PDF)
     older_run = app.deliver(older)["results"][0]["execution_name"]
-    newer = app.put_pdf("documents/nics.pdf", ROTATED_PDF.read_bytes())
+    newer = app.put_pdf("documents/nics.pdf", SMALL_PDF)
     app.ingest(newer)
     arn = f"{app.state_machine_arn.replace(':stateMachine:', ':execution:')}:{older_run}"
 
@@ -309,7 +333,7 @@ def test_state_machine_stale_run_stops(app: AwsApp):
 
 
 def test_object_deleted_removes_chunks(app: AwsApp):
-    event = app.put_pdf("documents/nics.pdf", ROTATED_PDF.read_bytes())
+    event = app.put_pdf("documents/nics.pdf", SMALL_PDF)
     app.ingest(event)
     document_id = document_id_of(event)
     app.s3.delete_object(Bucket=event["detail"]["bucket"]["name"], Key="documents/nics.pdf")
@@ -334,3 +358,32 @@ def test_state_machine_definition_names_every_function():
     for task in TASK_FUNCTIONS:
         assert "${%sFunctionArn}" % task in text
     assert json.loads(text.replace("${MapConcurrency}", "4"))["States"]["OcrBatches"]["MaxConcurrency"] == 4
+
+
+# --- keys with special characters ------------------------------------------------------
+
+TRICKY_KEY = "documents/smith, jones (2021) c++ Größe 東京.pdf"
+
+
+def test_state_machine_reads_tricky_key(app: AwsApp):
+    event = app.put_pdf(TRICKY_KEY, SMALL_PDF)
+
+    description = app.ingest(event)
+
+    assert description["status"] == "SUCCEEDED"
+    status = app.status(document_id_of(event))
+    assert status["source_uri"] == f"s3://{event['detail']['bucket']['name']}/{TRICKY_KEY}"
+    assert status["file_name"] == "smith, jones (2021) c++ Größe 東京.pdf"
+
+
+def test_state_machine_tricky_key_from_sqs(app: AwsApp):
+    from test_handlers_keys import s3_notification, sqs_wrapped
+
+    app.s3.put_object(Bucket="ragagent-test-documents", Key=TRICKY_KEY, Body=SMALL_PDF)
+    notification = s3_notification(TRICKY_KEY)
+    notification["Records"][0]["s3"]["bucket"]["name"] = "ragagent-test-documents"
+
+    description = app.ingest(sqs_wrapped(notification))
+
+    assert description["status"] == "SUCCEEDED"
+    assert app.bridge.count("RecordFailure") == 0
