@@ -6,6 +6,7 @@ builders, so importing ragagent stays cheap for a Lambda's cold start.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ragagent.errors import ConfigurationError
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from ragagent.describe.base import Describer
     from ragagent.embedding.base import Embedder
     from ragagent.parsing.base import Parser
+    from ragagent.status import LocalStatusStore
     from ragagent.store.base import VectorStore
 
 
@@ -118,6 +120,13 @@ def open_store(settings: Settings, embedder: Embedder) -> VectorStore:
     from ragagent.store.local import LocalStore
 
     return LocalStore.open(settings.store_path, embedder)
+
+
+def build_status_store(settings: Settings) -> LocalStatusStore:
+    """The local document status store: inside the store directory, or `.ragagent` for an OpenSearch store."""
+    from ragagent.status import LocalStatusStore
+
+    return LocalStatusStore(Path(".ragagent") if settings.store_is_url else settings.store_path)
 
 
 def build_agent(settings: Settings) -> Agent:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Sequence
 
 import bm25s
 import numpy as np
+
+# bm25s sets its own logger to DEBUG at import, which prints a line for every index build.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 BM25_K1 = 1.2
 BM25_B = 0.75
