@@ -130,21 +130,23 @@ def build_status_store(settings: Settings) -> LocalStatusStore:
 
 
 def build_agent(settings: Settings) -> Agent:
-    if settings.chat != "offline":
-        raise ConfigurationError(f"RAGAGENT_CHAT={settings.chat!r} is not a known chat provider; use offline")
+    """Create the query agent: offline components, or a language model's for `chat` bedrock or openai."""
     from ragagent.agent.graph import Agent
-    from ragagent.agent.offline import ExtractiveGenerator, FeedbackRewriter, OverlapGrader
-    from ragagent.agent.terms import TermStatistics
 
     embedder = build_embedder(settings)
     store = open_store(settings, embedder)
+    if settings.chat == "offline":
+        grader, rewriter, generator = _build_offline_components(store)
+    elif settings.chat in CHAT_PROVIDERS:
+        grader, rewriter, generator = build_chat_components(settings)
+    else:
+        raise ConfigurationError(f"RAGAGENT_CHAT={settings.chat!r} is not a known chat provider; use offline, bedrock or openai")
+    return Agent(store, embedder, grader, rewriter, generator, top_k=settings.top_k, max_retries=settings.max_retries)
+
+
+def _build_offline_components(store: VectorStore) -> tuple[RelevanceGrader, QueryRewriter, AnswerGenerator]:
+    from ragagent.agent.offline import ExtractiveGenerator, FeedbackRewriter, OverlapGrader
+    from ragagent.agent.terms import TermStatistics
+
     statistics = TermStatistics.from_store(store)
-    return Agent(
-        store,
-        embedder,
-        OverlapGrader(statistics),
-        FeedbackRewriter(statistics),
-        ExtractiveGenerator(statistics),
-        top_k=settings.top_k,
-        max_retries=settings.max_retries,
-    )
+    return OverlapGrader(statistics), FeedbackRewriter(statistics), ExtractiveGenerator(statistics)
