@@ -1,7 +1,8 @@
 """Describer backed by a multimodal LangChain chat model (Bedrock Converse or OpenAI-compatible).
 
-A table is sent as its HTML plus, when the describer has the document's PDF,
-an image of its page rendered with pypdfium2. A figure is sent as its image
+A table is sent as its HTML plus, when the describer has a PDF containing its
+page (the whole document, or the page batch the split step wrote), an image
+of that page rendered with pypdfium2. A figure is sent as its image
 from the OCR response. The model returns a title and a description of every
 value, for retrieval.
 """
@@ -70,17 +71,33 @@ class LLMDescriber:
         fallback: Describer | None = None,
         max_image_base64_bytes: int = BEDROCK_IMAGE_BASE64_LIMIT,
         key_setting: str | None = None,
+        first_page: int = 1,
     ) -> None:
+        if first_page < 1:
+            raise ValueError(f"first_page must be at least 1, got {first_page}")
         self.model = model
         self.name = name
         self.document_pdf = document_pdf
+        self.first_page = first_page
         self.fallback = fallback
         self.max_image_base64_bytes = max_image_base64_bytes
         self.key_setting = key_setting
 
-    def for_document(self, document_pdf: bytes) -> LLMDescriber:
-        """Return a describer that also sends each table's page, rendered from this document's PDF."""
-        return LLMDescriber(self.model, self.name, document_pdf, self.fallback, self.max_image_base64_bytes, self.key_setting)
+    def for_document(self, document_pdf: bytes, first_page: int = 1) -> LLMDescriber:
+        """Return a describer that also sends each table's page, rendered from `document_pdf`.
+
+        `first_page` is the page number, in the whole document, of the PDF's
+        first page: 1 for the document itself, a batch's first page for a page batch.
+        """
+        return LLMDescriber(
+            self.model,
+            self.name,
+            document_pdf,
+            self.fallback,
+            self.max_image_base64_bytes,
+            self.key_setting,
+            first_page=first_page,
+        )
 
     def describe_table(self, table: OCRTableObject, page: DocumentPage, caption: str | None) -> ElementDescription:
         page_image = self._render_page(page.number)
@@ -131,10 +148,13 @@ class LLMDescriber:
 
         pdf = pypdfium2.PdfDocument(self.document_pdf)
         try:
-            if not 1 <= page_number <= len(pdf):
-                logger.warning("Page %d is outside the document's %d pages: describing the table from HTML only", page_number, len(pdf))
+            last_page = self.first_page + len(pdf) - 1
+            if not self.first_page <= page_number <= last_page:
+                logger.warning(
+                    "Page %d is outside the PDF's pages %d-%d: describing the table from HTML only", page_number, self.first_page, last_page
+                )
                 return None
-            bitmap = pdf[page_number - 1].render(scale=PAGE_RENDER_DPI / 72)
+            bitmap = pdf[page_number - self.first_page].render(scale=PAGE_RENDER_DPI / 72)
             buffer = io.BytesIO()
             bitmap.to_pil().save(buffer, format="PNG")
             return buffer.getvalue()

@@ -70,6 +70,11 @@ def run_prefix(document: DocumentRef, run_id: str) -> str:
     return f"work/{document.document_id}/{run_id}"
 
 
+def batch_key_prefix(document: DocumentRef, run_id: str) -> str:
+    """Return the artifact prefix of the run's page batches, stored as `<prefix>/NNNNN.pdf` by batch index."""
+    return f"{run_prefix(document, run_id)}/batches"
+
+
 def split_step(
     pdf: bytes,
     document: DocumentRef,
@@ -81,13 +86,13 @@ def split_step(
     from ragagent.pipeline.split import split_pdf
 
     result = split_pdf(pdf, document, batch_size=batch_size, max_pages=max_pages)
-    prefix = run_prefix(document, run_id)
+    prefix = batch_key_prefix(document, run_id)
     batches = [
         BatchRef(
             batch_index=batch.batch_index,
             first_page=batch.first_page,
             page_count=batch.page_count,
-            key=artifacts.put(f"{prefix}/batches/{batch.batch_index:05d}.pdf", batch.pdf),
+            key=artifacts.put(f"{prefix}/{batch.batch_index:05d}.pdf", batch.pdf),
         )
         for batch in result.batches
     ]
@@ -141,10 +146,32 @@ def reindex_step(document: DocumentRef, run_id: str, batches: Sequence[OcrOutput
     return _write_document(parsed, f"{run_prefix(document, run_id)}/document.json", artifacts)
 
 
-def describe_step(document: DocumentRef, run_id: str, parsed_key: str, artifacts: ArtifactStore, describer: Describer) -> DocumentOutput:
+def describe_step(
+    document: DocumentRef,
+    run_id: str,
+    parsed_key: str,
+    artifacts: ArtifactStore,
+    describer: Describer,
+    batches: Sequence[BatchRef] | None = None,
+) -> DocumentOutput:
+    """Describe every table and figure of the parsed document.
+
+    A describer with a `for_document` method also gets each table's page
+    batch, so it can send the page as an image. `batches` is the split step's
+    batch list. Without it, the list is rebuilt from the run's stored batches.
+    """
+    from ragagent.pipeline.batch_pages import BatchPageDescriber, PageImageDescriber, uniform_batches
     from ragagent.pipeline.describe import describe_document
 
-    described = describe_document(read_document(parsed_key, artifacts), describer)
+    parsed = read_document(parsed_key, artifacts)
+    has_tables = any(page.tables for page in parsed.pages)
+    if has_tables and isinstance(describer, PageImageDescriber):
+        if batches is None:
+            page_count = max(page.number for page in parsed.pages)
+            batches = uniform_batches(artifacts, batch_key_prefix(document, run_id), page_count)
+        describer = BatchPageDescriber(describer, artifacts, batches)
+
+    described = describe_document(parsed, describer)
     return _write_document(described, f"{run_prefix(document, run_id)}/described.json", artifacts)
 
 
