@@ -19,6 +19,13 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 
+# Provider choices of the --parser, --describer, --embedder and --chat options; each overrides its RAGAGENT_* variable.
+PARSERS = ("local", "mistral")
+DESCRIBERS = ("offline", "bedrock", "openai")
+EMBEDDERS = ("minilm", "bedrock")
+CHAT_MODELS = ("offline", "bedrock", "openai")
+PROVIDER_OPTIONS = ("parser", "describer", "embedder", "chat")
+
 
 def _settings(args: argparse.Namespace) -> Settings:
     overrides = {}
@@ -26,6 +33,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides["store"] = args.store
     if getattr(args, "batch_size", None):
         overrides["batch_size"] = args.batch_size
+    for option in PROVIDER_OPTIONS:
+        if getattr(args, option, None):
+            overrides[option] = getattr(args, option)
     return Settings(**overrides)
 
 
@@ -123,12 +133,17 @@ def build_argument_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ragagent", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to standard error")
     store_help = "store directory, or an OpenSearch URL http(s)://HOST:PORT/INDEX (default: $RAGAGENT_STORE or .ragagent)"
+    embedder_help = "embedder; must be the one the store was built with (default: $RAGAGENT_EMBEDDER or minilm)"
+    chat_help = "grader, rewriter and generator (default: $RAGAGENT_CHAT or offline)"
     commands = parser.add_subparsers(dest="command", required=True)
 
     ingest = commands.add_parser("ingest", help="parse, chunk, embed and index PDFs (files or folders)")
     ingest.add_argument("paths", nargs="+", help="PDF files or folders of PDFs")
     ingest.add_argument("--store", help=store_help)
     ingest.add_argument("--batch-size", type=int, help="pages per page batch (default 8)")
+    ingest.add_argument("--parser", choices=PARSERS, help="OCR provider (default: $RAGAGENT_PARSER or local)")
+    ingest.add_argument("--describer", choices=DESCRIBERS, help="table and figure describer (default: $RAGAGENT_DESCRIBER or offline)")
+    ingest.add_argument("--embedder", choices=EMBEDDERS, help=embedder_help)
     ingest.add_argument("-q", "--quiet", action="store_true", help="print no progress")
     ingest.set_defaults(handler=command_ingest)
 
@@ -138,18 +153,24 @@ def build_argument_parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print the answer, citations and steps as JSON")
     ask.add_argument("--top-k", type=int, help="chunks retrieved per query (default 5)")
     ask.add_argument("--document", action="append", metavar="DOCUMENT_ID", help="search only this document (repeatable)")
+    ask.add_argument("--embedder", choices=EMBEDDERS, help=embedder_help)
+    ask.add_argument("--chat", choices=CHAT_MODELS, help=chat_help)
     ask.set_defaults(handler=command_ask)
 
     evaluate = commands.add_parser("eval", help="measure retrieval and answer quality on a question file (JSON lines)")
     evaluate.add_argument("file")
     evaluate.add_argument("--store", help=store_help)
     evaluate.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+    evaluate.add_argument("--embedder", choices=EMBEDDERS, help=embedder_help)
+    evaluate.add_argument("--chat", choices=CHAT_MODELS, help=chat_help)
     evaluate.set_defaults(handler=command_eval)
 
     serve = commands.add_parser("serve", help="serve the HTTP API locally (POST /query, GET /documents)")
     serve.add_argument("--store", help=store_help)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
+    serve.add_argument("--embedder", choices=EMBEDDERS, help=embedder_help)
+    serve.add_argument("--chat", choices=CHAT_MODELS, help=chat_help)
     serve.set_defaults(handler=command_serve)
     return parser
 

@@ -47,12 +47,15 @@ def clear_secret_cache() -> None:
     _read_secret.cache_clear()
 
 
-def _client(service: str, region: str | None) -> Any:
+def _client(service: str, setting: str, region: str | None) -> Any:
     try:
         import boto3
     except ImportError as error:
         raise ConfigurationError(f"reading a {service} reference needs boto3: pip install 'ragagent[aws]'") from error
-    return boto3.client(service, region_name=region)
+    session = boto3.Session(region_name=region)
+    if not session.region_name:
+        raise ConfigurationError(f"{setting} is a {service} reference but RAGAGENT_AWS_REGION is not set: set it or AWS_DEFAULT_REGION")
+    return session.client(service)
 
 
 @functools.lru_cache(maxsize=64)
@@ -60,7 +63,7 @@ def _read_parameter(name: str, setting: str, region: str | None) -> str:
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        response = _client("ssm", region).get_parameter(Name=name, WithDecryption=True)
+        response = _client("ssm", setting, region).get_parameter(Name=name, WithDecryption=True)
     except (BotoCoreError, ClientError) as error:
         raise ConfigurationError(f"{setting}: reading SSM parameter {name!r} failed: {error}") from error
     logger.info("Read secret from SSM parameter %s", name)
@@ -72,7 +75,7 @@ def _read_secret(secret_id: str, setting: str, region: str | None) -> str:
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        response = _client("secretsmanager", region).get_secret_value(SecretId=secret_id)
+        response = _client("secretsmanager", setting, region).get_secret_value(SecretId=secret_id)
     except (BotoCoreError, ClientError) as error:
         raise ConfigurationError(f"{setting}: reading secret {secret_id!r} from Secrets Manager failed: {error}") from error
     if "SecretString" not in response:

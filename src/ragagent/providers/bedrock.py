@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+REGION_SETTING = "RAGAGENT_AWS_REGION"
 CONNECT_TIMEOUT_SECONDS = 10
 CHAT_TEMPERATURE = 0.0
 CHAT_MAX_TOKENS = 4096
@@ -23,6 +24,7 @@ def bedrock_runtime_client(settings: Settings) -> Any:
 
     botocore's standard retry mode retries throttling, 5xx and timeouts with
     exponential backoff; `provider_max_retries=0` leaves retrying to the state machine.
+    Raises `ConfigurationError` when boto3 finds no region or no credentials.
     """
     try:
         import boto3
@@ -30,12 +32,20 @@ def bedrock_runtime_client(settings: Settings) -> Any:
     except ImportError as error:
         raise ConfigurationError("the bedrock provider needs boto3: pip install 'ragagent[aws,providers]'") from error
 
+    session = boto3.Session(region_name=settings.aws_region)
+    if not session.region_name:
+        raise ConfigurationError(f"{REGION_SETTING} is not set: the bedrock provider needs the AWS region of the Bedrock models (or set AWS_DEFAULT_REGION)")
+    if session.get_credentials() is None:
+        raise ConfigurationError(
+            "the bedrock provider found no AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run with an IAM role"
+        )
+
     config = Config(
         retries={"total_max_attempts": settings.provider_max_retries + 1, "mode": "standard"},
         read_timeout=settings.provider_timeout,
         connect_timeout=CONNECT_TIMEOUT_SECONDS,
     )
-    return boto3.client("bedrock-runtime", region_name=settings.aws_region, config=config)
+    return session.client("bedrock-runtime", config=config)
 
 
 def build_bedrock_chat_model(settings: Settings, client: Any | None = None) -> BaseChatModel:

@@ -65,6 +65,8 @@ MIN_CANDIDATES = 50
 CANDIDATES_PER_RESULT = 4
 MAX_RESULT_WINDOW = 10_000
 """OpenSearch's default `index.max_result_window`: the most hits one search request returns."""
+SERVERLESS_HOST_SUFFIX = ".aoss.amazonaws.com"
+MANAGED_HOST_SUFFIX = ".es.amazonaws.com"
 BULK_BATCH_SIZE = 200
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 3
@@ -146,7 +148,12 @@ def build_client(
     max_retries: int = DEFAULT_MAX_RETRIES,
 ) -> OpenSearch:
     """Build a client; with `auth="sigv4"` it signs requests for `service` with boto3's default credentials."""
-    from opensearchpy import AWSV4SignerAuth, OpenSearch, RequestsHttpConnection
+    try:
+        from opensearchpy import AWSV4SignerAuth, OpenSearch, RequestsHttpConnection
+    except ImportError as error:
+        raise ConfigurationError("an OpenSearch store needs opensearch-py: pip install 'ragagent[providers]'") from error
+
+    _check_aws_host(location, auth, service)
 
     options: dict[str, Any] = {
         "hosts": [{"host": location.host, "port": location.port}],
@@ -160,16 +167,30 @@ def build_client(
         import boto3
 
         session = boto3.Session(region_name=region)
+        if not session.region_name:
+            raise ConfigurationError("RAGAGENT_OPENSEARCH_AUTH=sigv4 needs a region: set RAGAGENT_AWS_REGION or AWS_DEFAULT_REGION")
         credentials = session.get_credentials()
         if credentials is None:
-            raise ConfigurationError("RAGAGENT_OPENSEARCH_AUTH=sigv4 but boto3 found no AWS credentials")
-        if not session.region_name:
-            raise ConfigurationError("RAGAGENT_OPENSEARCH_AUTH=sigv4 needs a region: set RAGAGENT_AWS_REGION or AWS_REGION")
+            raise ConfigurationError(
+                "RAGAGENT_OPENSEARCH_AUTH=sigv4 but boto3 found no AWS credentials: set AWS_PROFILE, "
+                "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run with an IAM role"
+            )
         options["http_auth"] = AWSV4SignerAuth(credentials, session.region_name, service)
         options["connection_class"] = RequestsHttpConnection
     elif auth != "none":
         raise ConfigurationError(f"RAGAGENT_OPENSEARCH_AUTH={auth!r} is not an authentication mode; use none or sigv4")
     return OpenSearch(**options)
+
+
+def _check_aws_host(location: OpenSearchLocation, auth: AuthMode, service: AwsService) -> None:
+    """Reject settings that cannot work with an AWS endpoint, before the first request fails with HTTP 403."""
+    if location.host.endswith(SERVERLESS_HOST_SUFFIX):
+        if auth != "sigv4":
+            raise ConfigurationError(f"{location.host} is an OpenSearch Serverless endpoint: set RAGAGENT_OPENSEARCH_AUTH=sigv4")
+        if service != "aoss":
+            raise ConfigurationError(f"{location.host} is an OpenSearch Serverless endpoint: set RAGAGENT_OPENSEARCH_SERVICE=aoss")
+    elif location.host.endswith(MANAGED_HOST_SUFFIX) and auth == "sigv4" and service != "es":
+        raise ConfigurationError(f"{location.host} is a managed OpenSearch domain: set RAGAGENT_OPENSEARCH_SERVICE=es")
 
 
 def index_body(
