@@ -2,7 +2,7 @@
 
 moto 5.2.5 interprets `statemachine/ingest.asl.json` and calls each Lambda task
 through `boto3.client("lambda")` on boto3's default session. `LambdaBridge`
-registers on that session and answers `lambda:Invoke` by calling the handler in
+registers on that session and responds to `lambda:Invoke` by calling the handler in
 `functions/<name>/app.py` in this process: a returned dict becomes the payload,
 and a raised exception becomes an `Unhandled` function error whose `errorType`
 is the exception's class name, as the Lambda Python runtime reports it.
@@ -96,7 +96,7 @@ class _HttpResponse:
 
 
 class LambdaBridge:
-    """Answer lambda:Invoke calls of boto3's default session with in-process handlers."""
+    """Respond to lambda:Invoke calls of boto3's default session with in-process handlers."""
 
     def __init__(self, handlers: dict[str, Callable[[dict, Any], Any]]) -> None:
         self.handlers = handlers

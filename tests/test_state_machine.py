@@ -14,7 +14,6 @@ from lambda_harness import (
     aws_environment,
     create_app,
     eventbridge_object_event,
-    history,
     load_definition,
     next_sequencer,
     wait_for_execution,
@@ -322,7 +321,7 @@ def test_state_machine_stale_run_stops(app: AwsApp):
     description = wait_for_execution(app.stepfunctions, arn)
 
     # The older run either finished before the newer upload was recorded, or
-    # stopped at a status write; either way the newer upload's status stands.
+    # stopped at a status write; either way the newer upload's status remains.
     assert description["status"] == "SUCCEEDED"
     status = app.status(document_id_of(newer))
     assert status["sequencer"] == newer["detail"]["object"]["sequencer"]

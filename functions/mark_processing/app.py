@@ -1,7 +1,6 @@
 """Lambda: record that the document's ingestion started, unless a newer upload is recorded."""
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ragagent.aws import tasks

@@ -1,7 +1,6 @@
 """Lambda: merge the OCR responses into one document with unique element ids."""
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ragagent.aws import tasks
