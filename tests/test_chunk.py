@@ -213,6 +213,28 @@ def test_chunk_spans_pages():
     assert chunk_of(chunks, sentence(12)).pages == [1, 2]
 
 
+def test_chunk_page_spans_mark_page_start():
+    chunk = chunk_of(chunk_document(long_document(), count_words, 256), sentence(12))
+
+    assert [page for page, _ in chunk.page_spans] == [1, 2]
+    assert chunk.page_spans[0][1] == 0
+    assert chunk.text.startswith(sentence(12), chunk.page_spans[1][1])
+
+
+def test_chunk_page_at_offsets():
+    chunk = chunk_of(chunk_document(long_document(), count_words, 256), sentence(12))
+
+    assert chunk.page_at(chunk.text.index(sentence(11))) == 1
+    assert chunk.page_at(chunk.text.index(sentence(12))) == 2
+    assert chunk.page_at(len(chunk.text) - 1) == 2
+
+
+def test_chunk_one_page_single_span():
+    chunks = chunk_document(long_document(), count_words, 256)
+
+    assert chunk_of(chunks, sentence(25)).page_spans == [(3, 0)]
+
+
 def test_chunk_drops_page_numbers():
     chunks = chunk_document(long_document(), count_words, 256)
 

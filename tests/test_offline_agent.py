@@ -7,10 +7,14 @@ import re
 from ragagent.agent.offline import (
     EXTRACTIVE_MARKER,
     MAX_ANSWER_CHARS,
+    AnswerUnit,
     ExtractiveGenerator,
     FeedbackRewriter,
     OverlapGrader,
+    is_tabular_line,
+    split_units,
     strip_citation_markers,
+    trim_unit,
 )
 from ragagent.agent.terms import TermStatistics, query_terms
 from ragagent.models import Chunk, ScoredChunk
@@ -92,7 +96,7 @@ def test_rewriter_without_chunks_returns_question():
 
 def test_generator_quotes_answer_with_marker():
     answer = ExtractiveGenerator(statistics()).generate(
-        "By up to what percentage does Kimi Linear reduce KV cache usage?", [scored(make_chunk("kimi", KIMI_TEXT, pages=[2]))]
+        "By how much does Kimi Linear reduce KV cache usage?", [scored(make_chunk("kimi", KIMI_TEXT, pages=[2]))]
     )
     assert answer.grounded
     assert answer.answer.startswith(EXTRACTIVE_MARKER)
@@ -144,3 +148,68 @@ def test_generator_abstains_when_fact_missing():
 def test_generator_abstains_without_chunks():
     answer = ExtractiveGenerator(statistics()).generate("What is the vocabulary size?", [])
     assert not answer.grounded
+
+
+NICS_LINES = (
+    "Table 1: Background checks by state, November 2015\n"
+    "State Permit Handgun Long gun Other Totals\n"
+    "Tennessee 9,509 28,815 24,023 1,300 63,670\n"
+    "Texas 21,550 56,941 51,670 2,532 146,982\n"
+    "Utah 4,102 5,903 5,020 202 15,227"
+)
+
+
+def test_split_units_keeps_numeric_lines_apart():
+    units = split_units(scored(make_chunk("nics", NICS_LINES)), 0)
+    texts = [unit.text for unit in units]
+    assert "Texas 21,550 56,941 51,670 2,532 146,982" in texts
+    assert all(unit.is_table_row for unit in units if unit.text.startswith(("Tennessee", "Texas", "Utah")))
+
+
+def test_split_units_joins_wrapped_prose():
+    text = "The model was trained\nfor two months on\n2048 GPUs. It converged."
+    texts = [unit.text for unit in split_units(scored(make_chunk("prose", text)), 0)]
+    assert texts == ["The model was trained for two months on 2048 GPUs.", "It converged."]
+
+
+def test_is_tabular_line_cases():
+    assert is_tabular_line("Texas 21,550 56,941 51,670 2,532 146,982")
+    assert not is_tabular_line("We trained on 2048 GPUs for 3 months in 2024 with a large batch.")
+    assert not is_tabular_line("Results 1 2")
+
+
+def test_generator_quotes_numeric_row():
+    answer = ExtractiveGenerator(statistics()).generate("What is the total number of checks for Texas in November 2015?", [scored(make_chunk("nics", NICS_LINES))])
+    assert "146,982" in answer.answer
+    assert "Utah" not in answer.answer
+
+
+def test_generator_cites_page_of_sentence():
+    first = "Kimi Linear is a hybrid linear attention architecture."
+    second = "It reduces KV cache usage by up to 75% compared with full attention."
+    chunk = make_chunk("kimi", f"{first}\n{second}", pages=[4, 5], page_spans=[(4, 0), (5, len(first) + 1)])
+    answer = ExtractiveGenerator(statistics()).generate("By how much does Kimi Linear reduce KV cache usage?", [scored(chunk)])
+    assert "75%" in answer.answer
+    assert answer.citations[0].page == 5
+
+
+def test_generator_cites_first_page_without_spans():
+    chunk = make_chunk("kimi", KIMI_TEXT, pages=[4, 5])
+    answer = ExtractiveGenerator(statistics()).generate("By how much does Kimi Linear reduce KV cache usage?", [scored(chunk)])
+    assert answer.citations[0].page == 4
+
+
+def test_trim_unit_window_covers_most_matches():
+    text = "Kimi appears once here. " + "filler words " * 40 + "KV cache usage drops by 75% with KV cache reuse. " + "more filler " * 40
+    unit = AnswerUnit(text, 0, 1, is_table_row=False)
+    trimmed = trim_unit(unit, {term.term for term in query_terms("KV cache usage reuse")}, 120)
+    assert "75%" in trimmed
+    assert len(trimmed) <= 120
+
+
+def test_trim_unit_table_row_keeps_label_and_matching_cells():
+    cells = "; ".join(f"Benchmark {index} {index}.5" for index in range(40))
+    unit = AnswerUnit(f"DeepSeek-V3: {cells}; Codeforces Percentile 51.6", 0, 1, is_table_row=True)
+    trimmed = trim_unit(unit, {term.term for term in query_terms("What Codeforces percentile?")}, 100)
+    assert trimmed.startswith("DeepSeek-V3: ")
+    assert "Codeforces Percentile 51.6" in trimmed

@@ -92,6 +92,20 @@ class Chunk(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict, description='Element id to caption label, e.g. "tbl-3.html": "Table 2"')
     position: int = Field(description="0-based position of the chunk in its document")
     text: str
+    page_spans: list[tuple[int, int]] = Field(
+        default_factory=list,
+        description="(page, character offset in `text` where that page's content starts), in text order; "
+        "empty for chunks stored before it existed, which are cited with their first page",
+    )
+
+    def page_at(self, offset: int) -> int:
+        """Return the page of the character at `offset` in `text`, or the first page when no spans are known."""
+        page = self.pages[0] if self.pages else 1
+        for span_page, start in self.page_spans:
+            if start > offset:
+                break
+            page = span_page
+        return page
 
 
 class ScoredChunk(BaseModel):

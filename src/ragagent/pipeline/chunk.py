@@ -32,6 +32,22 @@ def compose_text(segments: list[Segment]) -> str:
     return PARAGRAPH_BREAK.join(filter(None, [segments[0].prefix, body]))
 
 
+def page_spans(segments: list[Segment]) -> list[tuple[int, int]]:
+    """Return (page, offset) for each page change in the text `compose_text` builds from `segments`.
+
+    The heading path counts as part of the first segment's page.
+    """
+    offset = len(segments[0].prefix) + len(PARAGRAPH_BREAK) if segments[0].prefix else 0
+    spans: list[tuple[int, int]] = [(segments[0].page, 0)]
+    for index, segment in enumerate(segments):
+        if index:
+            offset += len(segment.joiner)
+        if segment.page != spans[-1][0]:
+            spans.append((segment.page, offset))
+        offset += len(segment.text)
+    return spans
+
+
 def _overlap(previous: list[Segment], overlap_tokens: int, count_tokens: Callable[[str], int]) -> list[Segment]:
     """Return the trailing sentences of a chunk that fit in overlap_tokens; tables and figures are never repeated."""
     carried: list[Segment] = []
@@ -100,6 +116,7 @@ def _make_chunk(document: ParsedDocument, group: list[Segment], position: int) -
         labels={segment.element_id: segment.label for segment in elements if segment.element_id and segment.label},
         position=position,
         text=text,
+        page_spans=page_spans(group),
     )
 
 

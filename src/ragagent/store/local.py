@@ -37,7 +37,7 @@ import numpy as np
 from ragagent.embedding.base import Embedder
 from ragagent.errors import EmbedderMismatchError, RagAgentError
 from ragagent.models import Chunk, ScoredChunk, SearchMode
-from ragagent.store.ranking import BM25Index, fuse_reciprocal_rank, top_indices
+from ragagent.store.ranking import HYBRID_RRF_K, HYBRID_WEIGHTS, BM25Index, fuse_reciprocal_rank, top_indices
 from ragagent.text import TOKENIZER_VERSION, tokenize
 
 logger = logging.getLogger(__name__)
@@ -170,7 +170,8 @@ class LocalStore:
         "bm25" and "vector" return one ranker's list: BM25 matches only (chunks
         with a score above 0), or the chunks with the highest cosine similarity.
         "hybrid" fuses the top max(50, 4 * top_k) chunks of each ranker by
-        reciprocal rank fusion (k = 60). A ranker's score is set on every
+        weighted reciprocal rank fusion (`HYBRID_RRF_K`, `HYBRID_WEIGHTS` of
+        ragagent.store.ranking). A ranker's score is set on every
         result of a mode that uses it, and its 1-based rank only on results
         within its candidate list. `document_ids` restricts the search to
         those documents.
@@ -203,7 +204,7 @@ class LocalStore:
         elif mode == "vector":
             ranked = [(row, float(vector_scores[row])) for row in vector_ranking]
         else:
-            ranked = fuse_reciprocal_rank([bm25_ranking, vector_ranking])
+            ranked = fuse_reciprocal_rank([bm25_ranking, vector_ranking], HYBRID_RRF_K, HYBRID_WEIGHTS)
         return _scored_chunks(index, ranked[:top_k], bm25_scores, vector_scores, bm25_ranking, vector_ranking)
 
     def document_chunks(self, document_id: str) -> list[Chunk]:

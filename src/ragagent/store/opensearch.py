@@ -34,7 +34,7 @@ import numpy as np
 
 from ragagent.errors import ConfigurationError, EmbedderMismatchError, ProviderError, RagAgentError
 from ragagent.models import Chunk, ScoredChunk, SearchMode
-from ragagent.store.ranking import fuse_reciprocal_rank
+from ragagent.store.ranking import HYBRID_RRF_K, HYBRID_WEIGHTS, fuse_reciprocal_rank
 
 if TYPE_CHECKING:
     from opensearchpy import OpenSearch
@@ -389,8 +389,9 @@ class OpenSearchStore:
         """Return up to `top_k` chunks for `query`, best first.
 
         "bm25" and "vector" return one query's hits. "hybrid" runs both with
-        max(50, 4 * top_k) candidates each and fuses them by reciprocal rank
-        fusion (k = 60). `vector_score` is the cosine similarity computed
+        max(50, 4 * top_k) candidates each and fuses them by weighted reciprocal
+        rank fusion with the local store's settings (`HYBRID_RRF_K`,
+        `HYBRID_WEIGHTS`). `vector_score` is the cosine similarity computed
         back from the k-NN score. `document_ids` restricts the search to
         those documents.
         """
@@ -597,7 +598,9 @@ class OpenSearchStore:
             # Number the keys in order of first appearance, so fusion ties go to the better BM25 rank.
             numbers = {key: number for number, key in enumerate(dict.fromkeys(bm25_ranking + vector_ranking))}
             keys = list(numbers)
-            fused = fuse_reciprocal_rank([[numbers[key] for key in bm25_ranking], [numbers[key] for key in vector_ranking]])
+            fused = fuse_reciprocal_rank(
+                [[numbers[key] for key in bm25_ranking], [numbers[key] for key in vector_ranking]], HYBRID_RRF_K, HYBRID_WEIGHTS
+            )
             ranked = [(keys[number], score) for number, score in fused]
 
         bm25_ranks = {key: rank for rank, key in enumerate(bm25_ranking, start=1)}

@@ -14,7 +14,19 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)
 BM25_K1 = 1.2
 BM25_B = 0.75
 RRF_K = 60
-"""Rank offset of reciprocal rank fusion: a result at rank r adds 1 / (RRF_K + r)."""
+"""Default rank offset of reciprocal rank fusion: a result at rank r adds weight / (k + r)."""
+
+# Hybrid search settings, shared by every store so that they rank alike. Picked
+# by scripts/tune_fusion.py (5-fold cross-validation over the questions of
+# eval/qa_dev.jsonl, maximizing recall@5, then MRR@10). A small rank offset lets
+# a first place in one ranker outweigh two middling places, and BM25 weighs
+# more because the questions name exact terms (model names, benchmarks,
+# numbers) that a small sentence embedder blurs.
+HYBRID_RRF_K = 5
+BM25_FUSION_WEIGHT = 3.0
+VECTOR_FUSION_WEIGHT = 1.0
+HYBRID_WEIGHTS = (BM25_FUSION_WEIGHT, VECTOR_FUSION_WEIGHT)
+"""Fusion weights of the (BM25, vector) rankings, in that order."""
 
 
 class BM25Index:
@@ -60,14 +72,27 @@ def top_indices(scores: np.ndarray, allowed: np.ndarray, count: int) -> list[int
     return candidates[order][:count].tolist()
 
 
-def fuse_reciprocal_rank(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> list[tuple[int, float]]:
-    """Fuse ranked lists of ids by reciprocal rank fusion into (id, fused score) pairs, best first.
+def fuse_reciprocal_rank(
+    rankings: Sequence[Sequence[int]],
+    k: int = RRF_K,
+    weights: Sequence[float] | None = None,
+) -> list[tuple[int, float]]:
+    """Fuse ranked lists of ids by weighted reciprocal rank fusion into (id, fused score) pairs, best first.
 
-    Each list adds 1 / (k + rank) to the score of each id it contains, rank
-    counting from 1. Ties go to the lower id.
+    List i adds weights[i] / (k + rank) to the score of each id it contains,
+    rank counting from 1. Without `weights` every list weighs 1. Ties go to
+    the lower id.
     """
+    if weights is None:
+        weights = [1.0] * len(rankings)
+    if len(weights) != len(rankings):
+        raise ValueError(f"{len(weights)} fusion weights given for {len(rankings)} rankings: give one weight per ranking")
+    if any(weight < 0 for weight in weights):
+        raise ValueError(f"fusion weights {list(weights)} are invalid: each must be 0 or more")
+    if k < 0:
+        raise ValueError(f"k={k} is invalid: the rank offset must be 0 or more")
     fused: dict[int, float] = {}
-    for ranking in rankings:
+    for ranking, weight in zip(rankings, weights):
         for rank, item in enumerate(ranking, start=1):
-            fused[item] = fused.get(item, 0.0) + 1.0 / (k + rank)
+            fused[item] = fused.get(item, 0.0) + weight / (k + rank)
     return sorted(fused.items(), key=lambda pair: (-pair[1], pair[0]))
