@@ -26,6 +26,7 @@ from ragagent.agent.terms import (
     weighted_coverage,
 )
 from ragagent.models import Answer, Chunk, Citation, RelevanceGrade, ScoredChunk
+from ragagent.pipeline.segments import split_sentences
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +72,6 @@ _QUANTITY_QUESTION = re.compile(
     re.IGNORECASE,
 )
 _TABLE_ROW = re.compile(r"^[^:;]{1,120}: [^;]+(?:; [^;]+)+$")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
 _CITATION_MARKER = re.compile(r"\s*\[\d+\]")
 _MIN_UNIT_CHARS = 12
 # A line with at least this many numbers, making up at least this share of its
@@ -317,7 +317,7 @@ def _sentence_units(prose: Sequence[tuple[str, int]], chunk: Chunk, chunk_index:
         position += len(line) + 1
     units = []
     position = 0
-    for sentence in _SENTENCE_END.split(text):
+    for sentence in split_sentences(text):
         position = text.index(sentence, position)
         if len(sentence) >= _MIN_UNIT_CHARS:
             line_start, line_offset = max(start for start in starts if start[0] <= position)
