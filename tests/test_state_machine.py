@@ -53,7 +53,7 @@ def app(make_app) -> AwsApp:
     return make_app()
 
 
-def make_small_pdf(pages: int = 1) -> bytes:
+def make_small_pdf(pages: int = 1, sentences: list[str] = SMALL_PDF_TEXT) -> bytes:
     """Render a PDF with two sentences per page, so a run embeds few short chunks."""
     import io
 
@@ -63,7 +63,7 @@ def make_small_pdf(pages: int = 1) -> bytes:
     buffer = io.BytesIO()
     pdf = canvas.Canvas(buffer, pagesize=A4)
     for page in range(1, pages + 1):
-        for line, sentence in enumerate(SMALL_PDF_TEXT):
+        for line, sentence in enumerate(sentences):
             pdf.drawString(72, 760 - 18 * line, f"Page {page}. {sentence}")
         pdf.showPage()
     pdf.save()
@@ -138,7 +138,7 @@ def test_state_machine_passes_keys_not_documents(app: AwsApp):
     index_input = next(payload for task, payload in app.bridge.calls if task == "IndexDocument")
     assert describe_input["parsed_key"].endswith("/document.json")
     assert index_input["described_key"].endswith("/described.json")
-    assert set(index_input) == {"document", "described_key", "execution_id"}
+    assert set(index_input) == {"document", "described_key", "sequencer", "event_time", "execution_id"}
 
 
 # --- wrong paths fail ------------------------------------------------------------
@@ -326,6 +326,59 @@ def test_state_machine_stale_run_stops(app: AwsApp):
     status = app.status(document_id_of(newer))
     assert status["sequencer"] == newer["detail"]["object"]["sequencer"]
     assert status["status"] == "indexed"
+
+
+def test_state_machine_failed_reupload_removes_chunks(app: AwsApp):
+    first = app.put_pdf("documents/nics.pdf", SMALL_PDF)
+    app.ingest(first)
+    document_id = document_id_of(first)
+    assert chunk_count_in_store(app, document_id) > 0
+
+    second = app.put_pdf("documents/nics.pdf", b"these are plain-text notes, not a PDF\n")
+    description = app.ingest(second)
+
+    assert description["status"] == "FAILED"
+    assert chunk_count_in_store(app, document_id) == 0
+    assert app.status(document_id)["status"] == "failed"
+
+
+OLDER_UPLOAD_TEXT = ["The older upload describes gradient clipping in recurrent networks."]
+NEWER_UPLOAD_TEXT = ["The newer upload describes mixture of experts routing."]
+
+
+def chunk_texts(app: AwsApp, document_id: str) -> str:
+    return " ".join(chunk.text for chunk in app.modules["index_document"].services.store.document_chunks(document_id))
+
+
+def test_state_machine_older_run_keeps_newer_chunks(app: AwsApp):
+    """The older run reaches IndexDocument only after the newer run has indexed the same key."""
+    older = app.put_pdf("documents/nics.pdf", make_small_pdf(sentences=OLDER_UPLOAD_TEXT))
+    newer_pdf = make_small_pdf(sentences=NEWER_UPLOAD_TEXT)
+    index_handler = app.bridge.handlers["IndexDocument"]
+    newer_runs: list[dict] = []
+
+    def index_after_newer_run(event: dict, context) -> dict:
+        if not newer_runs:
+            newer = app.put_pdf("documents/nics.pdf", newer_pdf)
+            newer_runs.append(newer)
+            newer_runs.append(app.ingest(newer))
+        return index_handler(event, context)
+
+    app.bridge.handlers["IndexDocument"] = index_after_newer_run
+    description = app.ingest(older)
+
+    newer, newer_description = newer_runs
+    document_id = document_id_of(older)
+    assert newer_description["status"] == "SUCCEEDED"
+    assert description["status"] == "SUCCEEDED"
+    assert ("IndexDocument", "StaleEventError") in app.bridge.errors
+    assert app.bridge.count("MarkIndexed") == 1
+    texts = chunk_texts(app, document_id)
+    assert "mixture of experts" in texts
+    assert "gradient clipping" not in texts
+    status = app.status(document_id)
+    assert status["status"] == "indexed"
+    assert status["sequencer"] == newer["detail"]["object"]["sequencer"]
 
 
 # --- deletion ---------------------------------------------------------------------------

@@ -11,16 +11,22 @@ import functools
 import json
 import logging
 from datetime import datetime, timezone
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
 from ragagent.artifacts import ArtifactStore
 from ragagent.aws.keys import ObjectEvent, execution_name, object_events, run_id_for
-from ragagent.models import DocumentRef
+from ragagent.models import Chunk, DocumentRef
 from ragagent.pipeline import steps
 from ragagent.settings import Settings
-from ragagent.status import EventOrder, StatusStore, WriteResult
+from ragagent.status import EventOrder, StaleEventError, StatusStore, WriteResult, compare
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ragagent.store.base import VectorStore
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +126,11 @@ class DescribeInput(BaseModel):
 class IndexInput(BaseModel):
     document: DocumentRef
     described_key: str
+    sequencer: str | None = None
+    event_time: str | None = None
+
+    def order(self) -> EventOrder:
+        return EventOrder(sequencer=self.sequencer, event_time=self.event_time)
 
 
 class IndexedInput(StatusInput):
@@ -152,11 +163,12 @@ def start_ingestion(event: dict, services: Services, state_machine_arn: str, doc
         if not change.key.startswith(documents_prefix) or not change.key.lower().endswith(PDF_SUFFIX):
             logger.info("skipped key=%s: not a .pdf under %s", change.key, documents_prefix)
             continue
-        results.append(_start_one(change, services, state_machine_arn))
+        results.append(start_object(change, services, state_machine_arn))
     return results
 
 
-def _start_one(change: ObjectEvent, services: Services, state_machine_arn: str) -> StartResult:
+def start_object(change: ObjectEvent, services: Services, state_machine_arn: str) -> StartResult:
+    """Record the upload as queued and start its execution, unless a newer upload is recorded or it already started."""
     document = change.document()
     name = execution_name(change)
     order = EventOrder(sequencer=change.sequencer, event_time=change.event_time)
@@ -252,9 +264,55 @@ def describe_tables(event: dict, services: Services) -> dict:
 
 
 def index_document(event: dict, services: Services) -> dict:
+    """Chunk, embed and index the document, but only while its upload is the newest one recorded.
+
+    Only status writes are conditional, so without the checks an older run that
+    reaches this step after a newer run would replace the newer run's chunks.
+    """
     request = IndexInput.model_validate(event)
-    output = steps.index_step(request.document, request.described_key, services.artifacts, services.embedder, services.store)
+    store = NewestUploadStore(services.store, services.status, request.document, request.order())
+    output = steps.index_step(request.document, request.described_key, services.artifacts, services.embedder, store)
     return output.model_dump(mode="json")
+
+
+class NewestUploadStore:
+    """A vector store whose `replace_document` writes only for the newest recorded upload of one document.
+
+    It checks the status right before the write and again after it, and raises
+    `StaleEventError` when a newer upload was recorded, so the run ends in
+    SkipStaleRun and the newer upload's own run indexes the document.
+    """
+
+    def __init__(self, store: VectorStore, status: StatusStore, document: DocumentRef, order: EventOrder) -> None:
+        self.store = store
+        self.status = status
+        self.document = document
+        self.order = order
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    def replace_document(self, document_id: str, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        self._raise_unless_newest("before indexing")
+        self.store.replace_document(document_id, chunks, vectors)
+        try:
+            self._raise_unless_newest("while indexing")
+        except StaleEventError:
+            if self.status.get(document_id) is None:
+                # The object was deleted during the write: no run will replace these chunks.
+                removed = self.store.delete_document(document_id)
+                logger.info("removed chunks of deleted document_id=%s chunk_count=%d", document_id, removed)
+            raise
+        # NOTE: when the two runs' writes overlap, an older write can still finish after
+        # the newer run's checks; the store keeps whichever write commits last.
+
+    def _raise_unless_newest(self, moment: str) -> None:
+        current = self.status.get(self.document.document_id)
+        if current is None:
+            raise StaleEventError(f"{self.document.source_uri}: the status was removed {moment}, so the object was deleted; this run stops")
+        if compare(current.order_key, self.order.key()) > 0:
+            logger.info("newer upload recorded %s document_id=%s", moment, self.document.document_id)
+            raise StaleEventError(f"{self.document.source_uri}: a newer upload of this document was recorded {moment}; its own run indexes it")
 
 
 def mark_indexed(event: dict, services: Services) -> dict:
@@ -268,11 +326,25 @@ def mark_indexed(event: dict, services: Services) -> dict:
 
 
 def record_failure(event: dict, services: Services) -> dict:
+    """Record the failure and delete the document's chunks, unless a newer upload was recorded.
+
+    The object at this key no longer yields chunks, so the chunks of an earlier
+    version must not keep answering questions, as in the local run. When a newer
+    upload was recorded, its own execution owns the chunks and they stay.
+    """
     request = FailureInput.model_validate(event)
+    document_id = request.document.document_id
     reason = failure_reason(request.error)
     result = services.status.mark_failed(request.document, reason, request.order())
-    logger.warning("ingestion failed document_id=%s reason=%s recorded=%s", request.document.document_id, reason, result.value)
-    return {"status": "failed", "reason": reason, "recorded": result is WriteResult.APPLIED}
+    logger.warning("ingestion failed document_id=%s reason=%s recorded=%s", document_id, reason, result.value)
+
+    removed = 0
+    if result is WriteResult.STALE:
+        logger.info("kept chunks document_id=%s: a newer upload is recorded", document_id)
+    else:
+        removed = services.store.delete_document(document_id)
+        logger.info("removed chunks of failed document_id=%s chunk_count=%d", document_id, removed)
+    return {"status": "failed", "reason": reason, "recorded": result is WriteResult.APPLIED, "removed_chunks": removed}
 
 
 def failure_reason(error: dict[str, Any]) -> str:
