@@ -147,3 +147,23 @@ def test_execution_name_differs_per_key():
     second = next(object_events(eventbridge_object_event("Object Created", "documents/a+b.pdf", "abc", "1", bucket="bucket")))
 
     assert execution_name(first) != execution_name(second)
+
+
+@pytest.mark.parametrize(
+    ("listed", "expected_time"),
+    [
+        # As the Step Functions documentation shows ItemReader entries of s3:listObjectsV2.
+        ({"Key": "documents/a b.pdf", "Etag": '"abc"', "LastModified": 1767607200, "Size": 10}, "2026-01-05T10:00:00+00:00"),
+        # As moto 5.2.5 passes them: boto3's field names, the time as ISO 8601.
+        ({"Key": "documents/a b.pdf", "ETag": '"abc"', "LastModified": "2026-01-05T10:00:00+00:00", "Size": 10}, "2026-01-05T10:00:00+00:00"),
+    ],
+)
+def test_backfill_listing_entry_read(listed, expected_time):
+    event = {"source": BACKFILL_SOURCE, "bucket": "bucket", "object": listed}
+
+    change = next(object_events(event))
+
+    assert change.key == "documents/a b.pdf"
+    assert change.etag == "abc"
+    assert change.event_time == expected_time
+    assert change.kind == "created"

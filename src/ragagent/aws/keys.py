@@ -23,6 +23,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator, Mapping
+from datetime import datetime, timezone
 from typing import Any, Literal
 from urllib.parse import unquote_plus
 
@@ -133,13 +134,35 @@ def _from_eventbridge(event: Mapping[str, Any]) -> Iterator[ObjectEvent]:
 
 
 def _from_backfill(event: Mapping[str, Any]) -> ObjectEvent:
+    """Read a backfill item: `object` is one ListObjectsV2 entry, else flat `key`, `etag` and `last_modified` fields."""
+    listed = event.get("object")
+    if isinstance(listed, Mapping):
+        key = listed["Key"]
+        # NOTE: the Step Functions ItemReader spells the field Etag and gives LastModified
+        # in epoch seconds, as its documentation shows; moto 5.2.5 passes boto3's ETag and an
+        # ISO 8601 string. Both forms are read.
+        etag = listed.get("Etag") or listed.get("ETag")
+        last_modified = listed.get("LastModified")
+    else:
+        key = event["key"]
+        etag = event.get("etag")
+        last_modified = event.get("last_modified")
     return ObjectEvent(
         kind="created",
         bucket=event["bucket"],
-        key=event["key"],
-        etag=(event.get("etag") or "").strip('"') or None,
-        event_time=event.get("last_modified"),
+        key=key,
+        etag=(etag or "").strip('"') or None,
+        event_time=_iso_time(last_modified),
     )
+
+
+def _iso_time(value: Any) -> str | None:
+    """Return an ISO 8601 time from an ISO string or from epoch seconds."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, tz=timezone.utc).isoformat()
+    return str(value)
 
 
 def _from_s3_record(record: Mapping[str, Any]) -> ObjectEvent:
