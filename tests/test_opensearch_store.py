@@ -29,8 +29,10 @@ from ragagent.store.opensearch import (
     IndexingError,
     OpenSearchStore,
     cosine_from_score,
+    index_body,
     parse_opensearch_url,
 )
+from ragagent.store.ranking import HYBRID_RRF_K, HYBRID_WEIGHTS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = REPO_ROOT / "scripts" / "opensearch-local"
@@ -239,13 +241,35 @@ def test_opensearch_hybrid_search_finds_chunk(store, embedder):
     assert results[0].chunk.document_id == "doc-a"
     assert results[0].bm25_rank == 1
     assert results[0].vector_rank == 1
-    assert results[0].score == pytest.approx(2 / 61)
+    # First in both rankings: each ranking adds its fusion weight / (k + 1).
+    assert results[0].score == pytest.approx(sum(weight / (HYBRID_RRF_K + 1) for weight in HYBRID_WEIGHTS))
 
 
 def test_opensearch_search_returns_chunk_fields(store, embedder):
     chunks = ingest(store, embedder, "doc-b", TEXTS_B)
     results = search(store, embedder, "mean absolute error regression", mode="bm25")
     assert results[0].chunk == chunks[0]
+
+
+def test_opensearch_page_spans_round_trip(store, embedder):
+    chunk = make_chunks("doc-s", ["First page text. Second page text."])[0]
+    chunk = chunk.model_copy(update={"pages": [3, 4], "page_spans": [(3, 0), (4, 17)]})
+    store.replace_document("doc-s", [chunk], embedder.embed_documents([chunk.text]))
+    stored = store.document_chunks("doc-s")[0]
+    assert stored.page_spans == [(3, 0), (4, 17)]
+    assert stored.page_at(20) == 4
+
+
+def test_opensearch_index_without_page_spans_gets_field(admin, opensearch_url, index_name, embedder):
+    body = index_body(embedder.embedder_id, embedder.dimension, TEST_ENGINE, "l2")
+    del body["mappings"]["properties"]["page_spans"]
+    admin.indices.create(index=index_name, body=body)
+    store = OpenSearchStore.open(f"{opensearch_url}/{index_name}", embedder, engine=TEST_ENGINE)
+    chunk = make_chunks("doc-o", ["Old index text."])[0].model_copy(update={"page_spans": [(1, 0)]})
+    store.replace_document("doc-o", [chunk], embedder.embed_documents([chunk.text]))
+    properties = admin.indices.get_mapping(index=index_name)[index_name]["mappings"]["properties"]
+    assert "page_spans" in properties
+    assert store.document_chunks("doc-o")[0].page_spans == [(1, 0)]
 
 
 def test_opensearch_bm25_mode_returns_matches_only(store, embedder):

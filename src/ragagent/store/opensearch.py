@@ -79,7 +79,25 @@ DOCUMENT_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
 INDEX_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,254}")
 KIND_CHUNK = "chunk"
 KIND_COMMIT = "commit"
-CHUNK_FIELDS = ("chunk_id", "document_id", "source", "pages", "section", "figure_ids", "table_ids", "labels", "position", "text")
+CHUNK_FIELDS = (
+    "chunk_id",
+    "document_id",
+    "source",
+    "pages",
+    "section",
+    "figure_ids",
+    "table_ids",
+    "labels",
+    "position",
+    "text",
+    "page_spans",
+)
+# Fields added to the mapping after indexes were first created. Opening an
+# index whose strict mapping lacks one adds it, so older indexes keep working.
+ADDED_FIELD_MAPPINGS: dict[str, dict[str, Any]] = {
+    # Stored in `_source` only: [[page, offset], ...] pairs are never searched.
+    "page_spans": {"type": "object", "enabled": False},
+}
 
 
 class IndexingError(RagAgentError):
@@ -221,6 +239,7 @@ def index_body(
                 "figure_ids": keyword,
                 "table_ids": keyword,
                 "labels": {"type": "object", "enabled": False},
+                **ADDED_FIELD_MAPPINGS,
                 "position": {"type": "integer"},
                 "text": {
                     "type": "text",
@@ -320,6 +339,7 @@ class OpenSearchStore:
 
         meta = _ensure_index(client, location.index, index_body(embedder.embedder_id, embedder.dimension, engine, space_type, extra_index_settings))
         _check_meta(location, meta, embedder)
+        _add_missing_fields(client, location.index)
         stored_space_type = _stored_space_type(client, location.index) or space_type
         return cls(
             client,
@@ -655,6 +675,16 @@ def _ensure_index(client: OpenSearch, index: str, body: dict) -> dict:
                 raise
     mapping = client.indices.get_mapping(index=index)
     return next(iter(mapping.values()))["mappings"].get("_meta") or {}
+
+
+def _add_missing_fields(client: OpenSearch, index: str) -> None:
+    """Add the fields of `ADDED_FIELD_MAPPINGS` that the index's mapping lacks; an existing field is never changed."""
+    mapping = client.indices.get_mapping(index=index)
+    properties = next(iter(mapping.values()))["mappings"].get("properties", {})
+    missing = {name: field for name, field in ADDED_FIELD_MAPPINGS.items() if name not in properties}
+    if missing:
+        client.indices.put_mapping(index=index, body={"properties": missing})
+        logger.info("index=%s added mapping fields=%s", index, sorted(missing))
 
 
 def _stored_space_type(client: OpenSearch, index: str) -> str | None:
