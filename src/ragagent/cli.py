@@ -129,6 +129,35 @@ def command_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def command_reconcile(args: argparse.Namespace) -> int:
+    from ragagent.aws.config import AwsSettings
+    from ragagent.factory import build_status_store
+    from ragagent.reconcile import reconcile_aws, reconcile_folder, reingest_local
+
+    if bool(args.folder) == bool(args.bucket):
+        print("error: pass exactly one of a folder of PDFs and --bucket", file=sys.stderr)
+        return EXIT_USAGE
+    settings = _settings(args)
+    if args.bucket:
+        aws_settings = AwsSettings()
+        status_table = args.status_table or aws_settings.status_table
+        state_machine_arn = args.state_machine_arn or aws_settings.state_machine_arn
+        items = reconcile_aws(args.bucket, args.prefix, status_table, state_machine_arn, start=args.start)
+    else:
+        items = reconcile_folder(Path(args.folder), build_status_store(settings))
+        if args.start and items:
+            reingest_local(items, settings)
+
+    for item in items:
+        reason = f" ({item.reason})" if item.reason else ""
+        outcome = f": {item.detail}" if item.detail else ""
+        print(f"{item.state} {item.source}{reason}{outcome}")
+    print(f"{len(items)} documents without a status or with a failed status")
+    if args.start and not all(item.started for item in items):
+        return EXIT_FAILED
+    return EXIT_OK
+
+
 def build_argument_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ragagent", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to standard error")
@@ -172,6 +201,17 @@ def build_argument_parser() -> argparse.ArgumentParser:
     serve.add_argument("--embedder", choices=EMBEDDERS, help=embedder_help)
     serve.add_argument("--chat", choices=CHAT_MODELS, help=chat_help)
     serve.set_defaults(handler=command_serve)
+
+    reconcile = commands.add_parser("reconcile", help="list documents never ingested or failed; --start ingests them again")
+    reconcile.add_argument("folder", nargs="?", help="local folder of PDFs (omit with --bucket)")
+    reconcile.add_argument("--store", help=store_help)
+    reconcile.add_argument("--bucket", help="S3 bucket of the documents, to reconcile the AWS deployment")
+    reconcile.add_argument("--prefix", default="documents/", help="key prefix of the documents in the bucket (default documents/)")
+    reconcile.add_argument("--state-machine-arn", help="ingestion state machine, for --bucket --start (default: $RAGAGENT_STATE_MACHINE_ARN)")
+    reconcile.add_argument("--status-table", help="DynamoDB status table (default: $RAGAGENT_STATUS_TABLE)")
+    reconcile.add_argument("--embedder", choices=EMBEDDERS, help=embedder_help)
+    reconcile.add_argument("--start", action="store_true", help="ingest the listed documents again")
+    reconcile.set_defaults(handler=command_reconcile)
     return parser
 
 
