@@ -165,7 +165,7 @@ def search(store: OpenSearchStore, embedder: MiniLMEmbedder, query: str, **optio
     [
         ("http://localhost:9200/chunks", ("http", "localhost", 9200, "chunks")),
         ("https://search-x.eu-west-1.es.amazonaws.com/rag-index", ("https", "search-x.eu-west-1.es.amazonaws.com", 443, "rag-index")),
-        ("http://127.0.0.1/idx/", ("http", "127.0.0.1", 9200, "idx")),
+        ("http://127.0.0.1/idx/", ("http", "127.0.0.1", 80, "idx")),
     ],
 )
 def test_opensearch_url_parsed(url, expected):

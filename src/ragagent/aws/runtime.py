@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Any
 
 from ragagent.aws.artifacts import S3ArtifactStore
@@ -14,6 +15,8 @@ from ragagent.settings import Settings
 logger = logging.getLogger(__name__)
 
 PACKAGE_LOGGER = "ragagent"
+# Start of the UserWarning that Powertools' Metrics.log_metrics emits when an invocation added no metric.
+EMPTY_METRICS_WARNING = "No application metrics to publish"
 
 
 def services_from_environment() -> Services:
@@ -43,3 +46,11 @@ def log_keys(event: Any) -> dict[str, str]:
         if event.get("execution_id"):
             keys["execution_id"] = str(event["execution_id"])
     return keys
+
+
+def silence_empty_metrics_warning() -> None:
+    """Ignore the empty-metrics warning, for handlers that publish no metric of their own.
+
+    Powertools 3 has no option for it: its metrics documentation suggests this warnings filter.
+    """
+    warnings.filterwarnings("ignore", message=EMPTY_METRICS_WARNING, category=UserWarning)

@@ -67,6 +67,8 @@ MAX_RESULT_WINDOW = 10_000
 """OpenSearch's default `index.max_result_window`: the most hits one search request returns."""
 SERVERLESS_HOST_SUFFIX = ".aoss.amazonaws.com"
 MANAGED_HOST_SUFFIX = ".es.amazonaws.com"
+HTTPS_DEFAULT_PORT = 443
+HTTP_DEFAULT_PORT = 80
 BULK_BATCH_SIZE = 200
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 3
@@ -126,7 +128,7 @@ class OpenSearchLocation:
 
 
 def parse_opensearch_url(url: str) -> OpenSearchLocation:
-    """Parse `http(s)://HOST[:PORT]/INDEX`; the port defaults to 443 for https and 9200 for http."""
+    """Parse `http(s)://HOST[:PORT]/INDEX`. Without a port, the scheme's default applies: 443 for https, 80 for http."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise ConfigurationError(f"OpenSearch URL {url!r} is invalid: the scheme must be http or https")
@@ -152,7 +154,7 @@ def parse_opensearch_url(url: str) -> OpenSearchLocation:
             f"OpenSearch URL {url!r} is invalid: index name {index!r} must be one path segment of lowercase "
             "letters, digits, '.', '_' or '-', not starting with '.', '_' or '-'"
         )
-    default_port = 443 if parts.scheme == "https" else 9200
+    default_port = HTTPS_DEFAULT_PORT if parts.scheme == "https" else HTTP_DEFAULT_PORT
     return OpenSearchLocation(scheme=parts.scheme, host=parts.hostname, port=port or default_port, index=index)
 
 
