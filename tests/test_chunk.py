@@ -364,3 +364,46 @@ def test_chunk_real_tokenizer_limit():
     assert max(sizes) <= 256
     assert sum(bool(chunk.table_ids == ["tbl-1.html"]) for chunk in chunks) > 3
     assert all(f"Model {row}: " in "".join(chunk.text for chunk in chunks) for row in range(120))
+
+
+def caption_document() -> ParsedDocument:
+    """One page of prose, then a vector figure's caption wrapped over three lines with no placeholder."""
+    caption = (
+        "Figure 4 | Overlapping strategy for a pair of forward and backward chunks. Orange denotes forward, green denotes\n"
+        '"backward for input", blue denotes "backward for weights", purple denotes PP communication,\n'
+        "and red denotes barriers."
+    )
+    markdown = f"## 3 Infrastructures\n\n{paragraph(0, 14)}\n\n{caption}\n\n{paragraph(14, 2)}"
+    return make_document([DocumentPage(number=12, markdown=markdown)])
+
+
+def test_chunk_keeps_unplaced_caption_whole():
+    chunks = chunk_document(caption_document(), count_words, 256, target_tokens=200)
+    chunk = chunk_of(chunks, "Figure 4 |")
+
+    assert "purple denotes PP communication" in chunk.text
+    assert "and red denotes barriers." in chunk.text
+
+
+def test_chunk_caption_keeps_line_breaks():
+    chunks = chunk_document(caption_document(), count_words, 256, target_tokens=200)
+
+    assert "green denotes\n\"backward for input\"" in chunk_of(chunks, "Figure 4 |").text
+
+
+def test_chunk_splits_caption_longer_than_chunk():
+    long_caption = "Table 9: " + paragraph(0, 30)
+    document = make_document([DocumentPage(number=1, markdown=f"## Results\n\n{long_caption}")])
+    chunks = chunk_document(document, count_words, 64)
+
+    assert len(chunks) > 1
+    assert all(count_words(chunk.text) <= 64 for chunk in chunks)
+
+
+def test_chunk_german_caption_label_on_table():
+    markdown = "Text davor.\n\n[tbl-0.html](tbl-0.html)\n\nTabelle 2: Ergebnisse der Modelle."
+    page = DocumentPage(number=1, markdown=markdown, tables=[OCRTableObject(id="tbl-0.html", content=table_html(2))])
+    chunks = chunk_document(make_document([page]), count_words, 256)
+    chunk = chunk_of(chunks, "Tabelle 2: Ergebnisse der Modelle.")
+
+    assert chunk.labels == {"tbl-0.html": "Tabelle 2"}

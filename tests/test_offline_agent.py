@@ -16,7 +16,7 @@ from ragagent.agent.offline import (
     strip_citation_markers,
     trim_unit,
 )
-from ragagent.agent.terms import TermStatistics, query_terms
+from ragagent.agent.terms import DATE_TYPE, NUMBER_TYPE, YEAR_TYPE, TermStatistics, answer_value_types, query_terms
 from ragagent.models import Chunk, ScoredChunk
 
 KIMI_TEXT = (
@@ -56,6 +56,57 @@ def test_query_terms_mark_numbers_and_names():
     assert terms["3:1"].is_number
     assert terms["kimi"].is_name
     assert not terms["layers"].is_name
+
+
+DMCA_SENTENCE = (
+    "The Digital Millennium Copyright Act (DMCA) was signed into law by President Clinton on October 28, 1998."
+)
+DMCA_HEADING = "EFFECTIVE DATES\nThe Digital Millennium Copyright Act sets the dates when its titles take effect."
+
+
+def test_query_terms_mark_answer_type_words():
+    terms = {term.surface: term for term in query_terms("On what date was the Digital Millennium Copyright Act signed?")}
+    assert terms["date"].answer_type == DATE_TYPE
+    assert not terms["date"].is_focus
+    assert terms["digital"].answer_type is None
+
+
+def test_query_terms_focus_skips_answer_type_word():
+    terms = {term.surface: term for term in query_terms("What BBH score does DeepSeek-V3 obtain?")}
+    assert terms["bbh"].is_focus
+    assert terms["score"].answer_type == NUMBER_TYPE
+    assert not terms["score"].is_focus
+
+
+def test_answer_value_types_full_date():
+    assert answer_value_types("signed on October 28, 1998.", set()) == {DATE_TYPE, YEAR_TYPE, NUMBER_TYPE}
+
+
+def test_answer_value_types_year_only():
+    assert answer_value_types("enacted in 1998", set()) == {YEAR_TYPE, NUMBER_TYPE}
+
+
+def test_answer_value_types_skip_question_numbers():
+    assert answer_value_types("the 3:1 hybrid", {"3:1"}) == frozenset()
+
+
+def test_answer_value_types_word_alone_is_no_value():
+    assert answer_value_types("EFFECTIVE DATES", set()) == frozenset()
+
+
+def test_generator_prefers_date_value_over_date_word():
+    chunks = [scored(make_chunk("heading", DMCA_HEADING)), scored(make_chunk("signed", DMCA_SENTENCE))]
+    answer = ExtractiveGenerator(statistics()).generate("On what date was the Digital Millennium Copyright Act signed into law?", chunks)
+    assert answer.grounded
+    assert "October 28, 1998" in answer.answer.split("[1]")[0]
+
+
+def test_generator_date_word_earns_no_coverage():
+    generator = ExtractiveGenerator(statistics())
+    question = "On what date was the Digital Millennium Copyright Act signed into law?"
+    with_word = generator.score_units(question, [scored(make_chunk("dates", "Effective dates of the Copyright Act."))])
+    without_word = generator.score_units(question, [scored(make_chunk("rules", "Effective rules of the Copyright Act."))])
+    assert with_word[0].coverage == without_word[0].coverage
 
 
 def test_grader_marks_overlapping_chunk_relevant():

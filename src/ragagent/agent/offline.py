@@ -17,6 +17,7 @@ from ragagent.agent.terms import (
     STOPWORDS,
     QueryTerm,
     TermStatistics,
+    answer_value_types,
     query_terms,
     rarity_weight,
     stem,
@@ -44,6 +45,9 @@ GRADER_THRESHOLD = 0.3
 GRADER_OVERLAP_WEIGHT = 0.5
 COVERAGE_THRESHOLD = 0.45
 FOCUS_WEIGHT = 4.0
+# Multiplier on the weight of an answer-type word ("date", "score"), which a
+# value of its type matches (see ragagent.agent.terms.ANSWER_TYPE_WORDS).
+ANSWER_TYPE_WEIGHT = 1.0
 
 FEEDBACK_CHUNKS = 3
 EXPANSION_TERMS = 5
@@ -84,8 +88,13 @@ _NUMERIC_CELL = re.compile(r"[-+−(]?[$€£]?\d[\d.,:]*%?\)?")
 _COLUMN_HEADER_PREFIX = "Columns: "
 
 
-def _query_weights(terms: Sequence[QueryTerm], statistics: TermStatistics | None, focus_weight: float = 1.0) -> dict[str, float]:
-    return {query_term.term: term_weight(query_term, statistics, focus_weight) for query_term in terms}
+def _query_weights(
+    terms: Sequence[QueryTerm],
+    statistics: TermStatistics | None,
+    focus_weight: float = 1.0,
+    answer_type_weight: float = 1.0,
+) -> dict[str, float]:
+    return {query_term.term: term_weight(query_term, statistics, focus_weight, answer_type_weight) for query_term in terms}
 
 
 @dataclass(frozen=True)
@@ -119,11 +128,13 @@ class OverlapGrader:
     def features(self, question: str, chunks: Sequence[ScoredChunk]) -> list[GradeFeatures]:
         terms = query_terms(question)
         weights = _query_weights(terms, self.statistics)
+        question_terms = term_set(question)
         features = []
         for rank, scored in enumerate(chunks, start=1):
-            present = term_set(" ".join([*scored.chunk.section, scored.chunk.text]))
+            text = " ".join([*scored.chunk.section, scored.chunk.text])
+            overlap = weighted_coverage(terms, weights, term_set(text), answer_value_types(text, question_terms))
             similarity = min(max(scored.vector_score or 0.0, 0.0), 1.0)
-            features.append(GradeFeatures(weighted_coverage(terms, weights, present), similarity, 1.0 / rank))
+            features.append(GradeFeatures(overlap, similarity, 1.0 / rank))
         return features
 
     def grade(self, question: str, chunks: Sequence[ScoredChunk]) -> list[RelevanceGrade]:
@@ -208,24 +219,28 @@ class ExtractiveGenerator:
         coverage_threshold: float = COVERAGE_THRESHOLD,
         focus_weight: float = FOCUS_WEIGHT,
         max_chars: int = MAX_ANSWER_CHARS,
+        answer_type_weight: float = ANSWER_TYPE_WEIGHT,
     ) -> None:
         self.statistics = statistics
         self.coverage_threshold = coverage_threshold
         self.focus_weight = focus_weight
+        self.answer_type_weight = answer_type_weight
         self.max_chars = max_chars
 
     def score_units(self, question: str, chunks: Sequence[ScoredChunk]) -> list[ScoredUnit]:
         """Return every unit of `chunks` with its coverage and score, best first."""
         terms = query_terms(question)
-        weights = _query_weights(terms, self.statistics, self.focus_weight)
+        weights = _query_weights(terms, self.statistics, self.focus_weight, self.answer_type_weight)
         question_terms = term_set(question)
         wants_quantity = _QUANTITY_QUESTION.search(question) is not None
         scored_units = []
         for chunk_index, scored in enumerate(chunks):
-            context = term_set(" ".join([*scored.chunk.section, scored.chunk.text]))
+            context_text = " ".join([*scored.chunk.section, scored.chunk.text])
+            context = (term_set(context_text), answer_value_types(context_text, question_terms))
             for unit in split_units(scored, chunk_index):
                 present = term_set(unit.text)
-                coverage = _unit_coverage(terms, weights, present, context)
+                found = (present, answer_value_types(unit.text, question_terms))
+                coverage = _unit_coverage(terms, weights, found, context)
                 score = coverage
                 if wants_quantity and _has_new_number(present, question_terms):
                     score += NUMBER_ANSWER_BONUS
@@ -381,9 +396,13 @@ def strip_citation_markers(text: str) -> str:
     return _CITATION_MARKER.sub("", text)
 
 
-def _unit_coverage(terms: Sequence[QueryTerm], weights: dict[str, float], present: set[str], context: set[str]) -> float:
-    in_unit = weighted_coverage(terms, weights, present)
-    in_context = weighted_coverage(terms, weights, context)
+FoundTerms = tuple[set[str], frozenset[str]]
+"""The stems of a text and the answer types it states a value of."""
+
+
+def _unit_coverage(terms: Sequence[QueryTerm], weights: dict[str, float], unit: FoundTerms, context: FoundTerms) -> float:
+    in_unit = weighted_coverage(terms, weights, *unit)
+    in_context = weighted_coverage(terms, weights, *context)
     return in_unit + CONTEXT_CREDIT * max(in_context - in_unit, 0.0)
 
 

@@ -50,6 +50,33 @@ _QUESTION_WORDS = frozenset({"what", "which", "how", "who", "when", "where"})
 _FOCUS_SKIPPED = frozenset({"many", "much"})
 MAX_FOCUS_TERMS = 2
 
+# Answer-type words name the kind of value a question asks for ("on what date",
+# "what score"). An answer sentence states the value itself ("October 28,
+# 1998", "87.5") and rarely repeats the word, while a heading such as
+# "Effective dates" repeats the word without any value. So these words are
+# matched by a value of their type, never by the word itself.
+DATE_TYPE = "date"
+YEAR_TYPE = "year"
+NUMBER_TYPE = "number"
+ANSWER_TYPE_WORDS: dict[str, str] = {
+    **dict.fromkeys(("date", "day", "month"), DATE_TYPE),
+    "year": YEAR_TYPE,
+    **dict.fromkeys(
+        ("number", "amount", "count", "quantity", "value", "score", "rate", "percentage", "percent", "percentile", "size", "ratio"),
+        NUMBER_TYPE,
+    ),
+}
+_MONTH_NAMES = (
+    "january|february|march|april|may|june|july|august|september|october|november|december|"
+    "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+)
+_DATE_PATTERN = re.compile(
+    rf"\b(?:(?:{_MONTH_NAMES})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}|\d{{1,2}}\.?\s+(?:{_MONTH_NAMES})\.?,?\s+\d{{4}}"
+    r"|\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{2,4})\b",
+    re.IGNORECASE,
+)
+_YEAR_PATTERN = re.compile(r"\b(?:1[5-9]\d\d|20\d\d)\b")
+
 
 @lru_cache(maxsize=1)
 def _stemmer() -> Stemmer.Stemmer:
@@ -85,6 +112,8 @@ class QueryTerm:
     is_number: bool
     is_name: bool
     is_focus: bool = False
+    answer_type: str | None = None
+    """DATE_TYPE, YEAR_TYPE or NUMBER_TYPE for an answer-type word, None for any other term."""
 
 
 def query_terms(question: str) -> list[QueryTerm]:
@@ -93,6 +122,7 @@ def query_terms(question: str) -> list[QueryTerm]:
     A term is a name when the question capitalizes it anywhere but at its
     start. Focus terms name what the question asks for: the first content
     words after its question word ("How many GPUs", "what EMA coefficient").
+    An answer-type word ("date", "score") gets its type and is never a focus term.
     """
     normalized = normalize_text(question)
     names = {match.group(0).lower() for match in re.finditer(r"(?<!^)\b[A-Z][\w]*", normalized)}
@@ -106,7 +136,15 @@ def query_terms(question: str) -> list[QueryTerm]:
         if term in terms:
             continue
         is_number = any(character.isdigit() for character in token)
-        terms[term] = QueryTerm(term=term, surface=token, is_number=is_number, is_name=token in names, is_focus=token in focus)
+        answer_type = ANSWER_TYPE_WORDS.get(token) or ANSWER_TYPE_WORDS.get(token.rstrip("s"))
+        terms[term] = QueryTerm(
+            term=term,
+            surface=token,
+            is_number=is_number,
+            is_name=token in names,
+            is_focus=token in focus and answer_type is None,
+            answer_type=answer_type,
+        )
     return list(terms.values())
 
 
@@ -158,12 +196,20 @@ def rarity_weight(term: str) -> float:
     return 1.0 + min(len(term), 12) / 4.0
 
 
-def term_weight(query_term: QueryTerm, statistics: TermStatistics | None, focus_weight: float = 1.0) -> float:
+def term_weight(
+    query_term: QueryTerm,
+    statistics: TermStatistics | None,
+    focus_weight: float = 1.0,
+    answer_type_weight: float = 1.0,
+) -> float:
     """Weight a query term by IDF (or rarity without statistics), then by its kind.
 
-    `focus_weight` multiplies the weight of a focus term.
+    `focus_weight` multiplies the weight of a focus term and `answer_type_weight`
+    the weight of an answer-type word.
     """
     weight = statistics.idf(query_term.term) if statistics is not None and statistics.chunk_count else rarity_weight(query_term.term)
+    if query_term.answer_type is not None:
+        weight *= answer_type_weight
     if query_term.is_focus:
         weight *= focus_weight
     if query_term.is_number:
@@ -173,13 +219,39 @@ def term_weight(query_term: QueryTerm, statistics: TermStatistics | None, focus_
     return weight
 
 
-def weighted_coverage(terms: Iterable[QueryTerm], weights: dict[str, float], present: set[str]) -> float:
-    """Return the weighted share of query terms found in `present`, from 0 to 1."""
+def weighted_coverage(
+    terms: Iterable[QueryTerm],
+    weights: dict[str, float],
+    present: set[str],
+    value_types: frozenset[str] = frozenset(),
+) -> float:
+    """Return the weighted share of query terms found, from 0 to 1.
+
+    A term is found when its stem is in `present`, except an answer-type word,
+    which is found when its type is in `value_types` (see `answer_value_types`).
+    """
     total = 0.0
     found = 0.0
     for query_term in terms:
         weight = weights[query_term.term]
         total += weight
-        if query_term.term in present:
+        matched = query_term.answer_type in value_types if query_term.answer_type is not None else query_term.term in present
+        if matched:
             found += weight
     return found / total if total else 0.0
+
+
+def answer_value_types(text: str, question_terms: set[str]) -> frozenset[str]:
+    """Return the answer types that `text` states a value of, leaving out numbers the question itself contains.
+
+    A full date counts as a date and as a year; a year alone counts only as a year.
+    Any number not in `question_terms` counts as a number.
+    """
+    types: set[str] = set()
+    if _DATE_PATTERN.search(text):
+        types.update((DATE_TYPE, YEAR_TYPE))
+    if any(year not in question_terms for year in _YEAR_PATTERN.findall(text)):
+        types.add(YEAR_TYPE)
+    if any(term[0].isdigit() and term not in question_terms for term in term_set(text)):
+        types.add(NUMBER_TYPE)
+    return frozenset(types)

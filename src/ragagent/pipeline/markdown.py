@@ -21,9 +21,10 @@ ElementKind = Literal["table", "figure"]
 ELEMENT_LINK = re.compile(r"(!?)\[([^\]\n]*)\]\(([^)\s]+)\)")
 HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 FENCE = re.compile(r"^\s*(```|~~~)")
-# A caption starts with a label such as "Table 2:", "**Figure 3.**" or "Fig. 4 |".
+# A caption starts with a label such as "Table 2:", "**Figure 3.**", "Fig. 4 |"
+# or, in German documents, "Abbildung 1.9:" and "Tabelle 2:".
 CAPTION = re.compile(
-    r"^[*_\s]*(?P<word>table|tab\.|figure|fig\.|chart|algorithm)\s*"
+    r"^[*_\s]*(?P<word>table|tab\.|figure|fig\.|chart|algorithm|abbildung|abb\.|tabelle)\s*"
     r"(?P<number>[A-Z]?\d+(?:\.\d+)*[a-z]?|[IVXLC]+)\b[*_]*\s*(?:[:.|\-–—]|[*_]+\s)",
     re.IGNORECASE,
 )
@@ -34,6 +35,9 @@ CAPTION_WORDS: dict[str, tuple[ElementKind, str]] = {
     "fig.": ("figure", "Figure"),
     "chart": ("figure", "Chart"),
     "algorithm": ("figure", "Algorithm"),
+    "abbildung": ("figure", "Abbildung"),
+    "abb.": ("figure", "Abbildung"),
+    "tabelle": ("table", "Tabelle"),
 }
 # Lines that carry nothing but a page number: "12", "Page 3", "3 / 10", "- 4 -".
 PAGE_NUMBER = re.compile(r"^[\s\-–—]*(?:page\s*)?\d{1,4}(?:\s*(?:/|of)\s*\d{1,4})?[\s\-–—]*$", re.IGNORECASE)
@@ -153,6 +157,11 @@ def parse_blocks(page: DocumentPage) -> list[Block]:
                 paragraph.lines.append(piece.strip())
     flush()
     return blocks
+
+
+def is_caption(text: str) -> bool:
+    """Tell whether `text` starts with a caption label of any kind ("Figure 4 |", "Table 2:")."""
+    return CAPTION.match(text) is not None
 
 
 def parse_caption(text: str, kind: ElementKind) -> str | None:

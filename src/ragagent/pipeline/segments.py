@@ -25,6 +25,7 @@ from ragagent.pipeline.markdown import (
     Paragraph,
     Placeholder,
     find_captions,
+    is_caption,
     is_page_number,
     parse_blocks,
 )
@@ -271,11 +272,18 @@ class SegmentBuilder:
 
     def _add_paragraph(self, page: DocumentPage, paragraph: Paragraph) -> None:
         fits = self._fits(self.max_tokens)
+        lines = [STRAY_PLACEHOLDER.sub("", line).strip() for line in paragraph.lines]
+        lines = [line for line in lines if line and not is_page_number(line)]
+        caption = LINE_BREAK.join(lines)
+        if lines and is_caption(caption) and fits(caption):
+            # A caption of an element drawn as text or vector graphics (no
+            # placeholder claims it) stays one segment, so no chunk boundary
+            # cuts a sentence such as "purple denotes PP communication" off
+            # the figure it describes.
+            self._emit(page, caption, PARAGRAPH_BREAK)
+            return
         joiner = PARAGRAPH_BREAK
-        for line in paragraph.lines:
-            line = STRAY_PLACEHOLDER.sub("", line).strip()
-            if not line or is_page_number(line):
-                continue
+        for line in lines:
             for sentence in split_sentences(line):
                 pieces = [sentence] if fits(sentence) else split_words(sentence, fits)
                 for piece in pieces:
