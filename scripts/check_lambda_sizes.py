@@ -98,15 +98,17 @@ def report_sizes(template: dict, build_dir: Path) -> bool:
 def check_wheels(python_version: str = PYTHON_VERSION) -> bool:
     ok = True
     platform_args = [arg for platform in PLATFORMS for arg in ("--platform", platform)]
-    for requirements in sorted((REPO_ROOT / "layers").glob("*/requirements.txt")):
+    for requirements in sorted((REPO_ROOT / "layers").glob("*/requirements*.txt")):
+        # A layer's requirements-no-deps.txt is installed without dependencies, so it is checked without them.
+        no_deps = ["--no-deps"] if requirements.name == "requirements-no-deps.txt" else []
         with tempfile.TemporaryDirectory() as download_dir:
             command = [
-                sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", *platform_args,
+                sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", *platform_args, *no_deps,
                 "--implementation", "cp", "--python-version", python_version,
                 "-r", str(requirements), "-d", download_dir,
             ]
             completed = subprocess.run(command, capture_output=True, text=True)
-        layer = requirements.parent.name
+        layer = f"{requirements.parent.name} ({requirements.name})"
         if completed.returncode == 0:
             print(f"wheels ok: layer {layer} (cp{python_version.replace('.', '')}, {', '.join(PLATFORMS)})")
         else:

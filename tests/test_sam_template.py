@@ -128,10 +128,6 @@ def test_sam_build_without_docker():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="IndexDocument and RemoveDocument (about 263 MB) and QueryApi (about 324 MB) exceed 250 MB unzipped with their layers",
-)
 def test_sam_functions_fit_lambda_limit():
     build_dir = REPO_ROOT / ".aws-sam" / "build"
     if not build_dir.is_dir():
