@@ -219,8 +219,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_argument_parser().parse_args(argv)
     level = logging.INFO if args.verbose else logging.WARNING
     logging.basicConfig(level=os.environ.get("RAGAGENT_LOG_LEVEL", logging.getLevelName(level)), format="%(levelname)s %(name)s: %(message)s")
-    # pypdf logs each repair it makes; the split step reports them as warnings of the file.
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:
         return args.handler(args)
     except RagAgentError as error:

@@ -44,13 +44,20 @@ class _WarningCollector(logging.Handler):
 
 @contextmanager
 def _collect_pypdf_warnings() -> Iterator[_WarningCollector]:
+    # The repairs reach the caller as warnings of the file, so they are neither
+    # filtered by a level set elsewhere nor printed a second time by the root logger.
     collector = _WarningCollector()
     pypdf_logger = logging.getLogger(PYPDF_LOGGER)
+    saved_level, saved_propagate = pypdf_logger.level, pypdf_logger.propagate
+    pypdf_logger.setLevel(logging.WARNING)
+    pypdf_logger.propagate = False
     pypdf_logger.addHandler(collector)
     try:
         yield collector
     finally:
         pypdf_logger.removeHandler(collector)
+        pypdf_logger.setLevel(saved_level)
+        pypdf_logger.propagate = saved_propagate
 
 
 def split_pdf(data: bytes, document: DocumentRef, batch_size: int = 8, max_pages: int | None = None) -> SplitResult:
@@ -77,7 +84,7 @@ def split_pdf(data: bytes, document: DocumentRef, batch_size: int = 8, max_pages
 
     warnings.extend(f"PDF repaired while reading: {message}" for message in collector.messages[:MAX_WARNINGS])
     if warnings:
-        logger.warning("document %s split with %d warnings", document.document_id, len(warnings))
+        logger.info("document %s split with %d warnings", document.document_id, len(warnings))
     logger.info("document %s split into %d batches of up to %d pages (%d pages)", document.document_id, len(batches), batch_size, page_count)
     return SplitResult(batches=batches, page_count=page_count, warnings=warnings)
 
