@@ -3,9 +3,12 @@
 Reads an already-built store (it ingests nothing) and a JSON Lines question
 set, runs every retrieval attempt the agent could make for each question,
 and then replays the agent's decisions for each grid point of (grader overlap
-weight, grader threshold, generator coverage threshold). The metric is the
-share of questions handled correctly: an accepted answer in the reply, or an
-abstention on an unanswerable question.
+weight, grader threshold, generator coverage threshold, focus weight,
+answer-type weight). The metric is the share of questions handled correctly:
+an accepted answer in the reply, or an abstention on an unanswerable
+question. Ties go to the grader settings that grade the first retrieval's
+chunks best (balanced accuracy against the evidence pages), so that a chunk
+off the question's topic is graded out and the agent rewrites the query.
 
     python scripts/tune_offline.py --store /tmp/ragstore --questions eval/qa_dev.jsonl
 """
@@ -25,7 +28,7 @@ import numpy as np
 from ragagent.agent.offline import ExtractiveGenerator, FeedbackRewriter, GradeFeatures, OverlapGrader
 from ragagent.agent.terms import TermStatistics
 from ragagent.embedding.minilm import MiniLMEmbedder
-from ragagent.evaluation import EvalQuestion, is_correct, load_questions
+from ragagent.evaluation import EvalQuestion, is_correct, is_evidence_hit, load_questions
 from ragagent.models import Answer, ScoredChunk
 from ragagent.store.local import LocalStore
 
@@ -35,11 +38,12 @@ OVERLAP_WEIGHTS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 GRADER_THRESHOLDS = tuple(round(float(value), 2) for value in np.arange(0.05, 1.0, 0.05))
 COVERAGE_THRESHOLDS = tuple(round(float(value), 2) for value in np.arange(0.2, 1.0, 0.05))
 FOCUS_WEIGHTS = (1.0, 2.0, 3.0, 4.0, 5.0)
-AXES = (OVERLAP_WEIGHTS, GRADER_THRESHOLDS, COVERAGE_THRESHOLDS, FOCUS_WEIGHTS)
-AXIS_NAMES = ("overlap_weight", "grader_threshold", "coverage_threshold", "focus_weight")
+ANSWER_TYPE_WEIGHTS = (0.0, 0.25, 0.5, 1.0)
+AXES = (OVERLAP_WEIGHTS, GRADER_THRESHOLDS, COVERAGE_THRESHOLDS, FOCUS_WEIGHTS, ANSWER_TYPE_WEIGHTS)
+AXIS_NAMES = ("overlap_weight", "grader_threshold", "coverage_threshold", "focus_weight", "answer_type_weight")
 ABSTAINED = Answer(answer="", grounded=False)
 
-GridPoint = tuple[float, float, float, float]
+GridPoint = tuple[float, float, float, float, float]
 
 
 @dataclass
@@ -85,27 +89,45 @@ class Replayer:
     def __init__(self, statistics: TermStatistics, min_relevant: int) -> None:
         self.statistics = statistics
         self.min_relevant = min_relevant
-        self._answers: dict[tuple[str, tuple[str, ...], float, float], Answer] = {}
+        self._answers: dict[tuple[str, tuple[str, ...], float, float, float], Answer] = {}
 
     def answer(self, trace: QuestionTrace, point: GridPoint) -> Answer:
-        overlap_weight, grader_threshold, coverage_threshold, focus_weight = point
-        for attempt in trace.attempts:
+        return self.run(trace, point)[0]
+
+    def run(self, trace: QuestionTrace, point: GridPoint) -> tuple[Answer, int]:
+        """Return the agent's answer for the grid point and how many retrieval attempts it made."""
+        overlap_weight, grader_threshold, coverage_threshold, focus_weight, answer_type_weight = point
+        for attempt_count, attempt in enumerate(trace.attempts, start=1):
             relevant = [
                 scored
                 for scored, features in zip(attempt.retrieved, attempt.features)
                 if features.score(overlap_weight) >= grader_threshold
             ]
             if len(relevant) >= self.min_relevant:
-                return self._generate(trace.question, relevant, coverage_threshold, focus_weight)
-        return ABSTAINED
+                answer = self._generate(trace.question, relevant, coverage_threshold, focus_weight, answer_type_weight)
+                return answer, attempt_count
+        return ABSTAINED, len(trace.attempts)
 
     def correct(self, trace: QuestionTrace, point: GridPoint) -> bool:
         return is_correct(trace.question, self.answer(trace, point))
 
-    def _generate(self, question: EvalQuestion, relevant: list[ScoredChunk], coverage_threshold: float, focus_weight: float) -> Answer:
-        key = (question.id, tuple(scored.chunk.chunk_id for scored in relevant), coverage_threshold, focus_weight)
+    def _generate(
+        self,
+        question: EvalQuestion,
+        relevant: list[ScoredChunk],
+        coverage_threshold: float,
+        focus_weight: float,
+        answer_type_weight: float,
+    ) -> Answer:
+        chunk_ids = tuple(scored.chunk.chunk_id for scored in relevant)
+        key = (question.id, chunk_ids, coverage_threshold, focus_weight, answer_type_weight)
         if key not in self._answers:
-            generator = ExtractiveGenerator(self.statistics, coverage_threshold=coverage_threshold, focus_weight=focus_weight)
+            generator = ExtractiveGenerator(
+                self.statistics,
+                coverage_threshold=coverage_threshold,
+                focus_weight=focus_weight,
+                answer_type_weight=answer_type_weight,
+            )
             self._answers[key] = generator.generate(question.question, relevant)
         return self._answers[key]
 
@@ -116,6 +138,27 @@ def grid() -> list[GridPoint]:
 
 def score_grid(traces: Sequence[QuestionTrace], replayer: Replayer) -> dict[GridPoint, float]:
     return {point: float(np.mean([replayer.correct(trace, point) for trace in traces])) for point in grid()}
+
+
+def grader_accuracy(traces: Sequence[QuestionTrace], overlap_weight: float, threshold: float) -> float:
+    """Return the balanced accuracy of the first attempt's grades, a chunk being relevant when it is on an evidence page.
+
+    Every chunk retrieved for an unanswerable question counts as not relevant.
+    """
+    hits: dict[bool, list[bool]] = {True: [], False: []}
+    for trace in traces:
+        attempt = trace.attempts[0]
+        for scored, features in zip(attempt.retrieved, attempt.features):
+            truth = trace.question.answerable and is_evidence_hit(trace.question, [scored])
+            hits[truth].append((features.score(overlap_weight) >= threshold) == truth)
+    rates = [float(np.mean(values)) for values in hits.values() if values]
+    return float(np.mean(rates)) if rates else 0.0
+
+
+def grader_accuracies(traces: Sequence[QuestionTrace]) -> dict[tuple[float, float], float]:
+    return {
+        (weight, threshold): grader_accuracy(traces, weight, threshold) for weight in OVERLAP_WEIGHTS for threshold in GRADER_THRESHOLDS
+    }
 
 
 def neighbour_mean(scores: dict[GridPoint, float], point: GridPoint) -> float:
@@ -129,8 +172,13 @@ def neighbour_mean(scores: dict[GridPoint, float], point: GridPoint) -> float:
     return float(np.mean(values))
 
 
-def best_point(scores: dict[GridPoint, float]) -> GridPoint:
-    return max(scores, key=lambda point: (scores[point], neighbour_mean(scores, point)))
+def best_point(scores: dict[GridPoint, float], grading: dict[tuple[float, float], float]) -> GridPoint:
+    """Pick the best correct share, then the best grader accuracy, then the best neighborhood."""
+    best = max(scores.values())
+    tied = [point for point in scores if scores[point] == best]
+    best_grading = max(grading[point[:2]] for point in tied)
+    tied = [point for point in tied if grading[point[:2]] == best_grading]
+    return max(tied, key=lambda point: neighbour_mean(scores, point))
 
 
 def cross_validate(traces: Sequence[QuestionTrace], replayer: Replayer, folds: int, seed: int) -> list[float]:
@@ -141,7 +189,7 @@ def cross_validate(traces: Sequence[QuestionTrace], replayer: Replayer, folds: i
     for fold in range(folds):
         test = [traces[index] for position, index in enumerate(order) if position % folds == fold]
         train = [traces[index] for position, index in enumerate(order) if position % folds != fold]
-        point = best_point(score_grid(train, replayer))
+        point = best_point(score_grid(train, replayer), grader_accuracies(train))
         held_out = float(np.mean([replayer.correct(trace, point) for trace in test]))
         held_out_scores.append(held_out)
         print(f"fold {fold + 1}: train n={len(train)} best={point} held-out n={len(test)} correct={held_out:.3f}")
@@ -152,12 +200,15 @@ def describe_point(traces: Sequence[QuestionTrace], replayer: Replayer, point: G
     answerable = [replayer.correct(trace, point) for trace in traces if trace.question.answerable]
     unanswerable = [replayer.correct(trace, point) for trace in traces if not trace.question.answerable]
     print(" ".join(f"{name}={value}" for name, value in zip(AXIS_NAMES, point)))
-    print(f"  answer accuracy {np.mean(answerable):.3f} (n={len(answerable)})")
+    if answerable:
+        print(f"  answer accuracy {np.mean(answerable):.3f} (n={len(answerable)})")
     if unanswerable:
         print(f"  abstention accuracy {np.mean(unanswerable):.3f} (n={len(unanswerable)})")
+    print(f"  grader balanced accuracy {grader_accuracy(traces, point[0], point[1]):.3f}")
     for trace in traces:
-        status = "ok  " if replayer.correct(trace, point) else "MISS"
-        print(f"  {status} {trace.question.id} [{trace.question.kind}]")
+        answer, attempts = replayer.run(trace, point)
+        status = "ok  " if is_correct(trace.question, answer) else "MISS"
+        print(f"  {status} {trace.question.id} [{trace.question.kind}] attempts={attempts}")
 
 
 def parse_arguments() -> argparse.Namespace:
@@ -169,7 +220,7 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--top-k", type=int, default=5, help="chunks retrieved per query")
     parser.add_argument("--max-retries", type=int, default=2, help="query rewrites allowed per question")
     parser.add_argument("--min-relevant", type=int, default=1, help="relevant chunks needed to generate")
-    parser.add_argument("--current", type=float, nargs=4, metavar=("W", "TG", "TC", "F"), help="also report this grid point")
+    parser.add_argument("--current", type=float, nargs=5, metavar=("W", "TG", "TC", "F", "A"), help="also report this grid point")
     return parser.parse_args()
 
 
@@ -195,7 +246,7 @@ def main() -> None:
     print(f"cross-validated correct share: mean {np.mean(held_out):.3f} over {arguments.folds} folds")
 
     scores = score_grid(traces, replayer)
-    point = best_point(scores)
+    point = best_point(scores, grader_accuracies(traces))
     print(f"best on all {len(traces)} questions: correct share {scores[point]:.3f}")
     describe_point(traces, replayer, point)
     if arguments.current:

@@ -115,6 +115,25 @@ def test_agent_abstains_when_nothing_relevant(store, embedder, statistics):
     assert answer.citations == []
 
 
+def default_agent(store, embedder, statistics) -> Agent:
+    """The agent with the tuned grader and generator settings."""
+    return Agent(store, embedder, OverlapGrader(statistics), FeedbackRewriter(statistics), ExtractiveGenerator(statistics), top_k=3)
+
+
+def test_agent_default_grader_rewrites_off_topic_question(store, embedder, statistics):
+    answer = default_agent(store, embedder, statistics).ask("By how much did the traffic signal controller reduce vehicle delay?")
+    assert len(answer.steps) == 3
+    assert not any(grade.relevant for step in answer.steps for grade in step.grades)
+    assert not answer.grounded
+
+
+def test_agent_default_grader_passes_answerable_question(store, embedder, statistics):
+    answer = default_agent(store, embedder, statistics).ask("By how much does Kimi Linear reduce KV cache usage?")
+    assert len(answer.steps) == 1
+    assert answer.grounded
+    assert "75%" in answer.answer
+
+
 def test_agent_abstains_when_fact_missing(store, embedder, statistics):
     agent, _ = make_agent(store, embedder, statistics)
     answer = agent.ask("How many GPUs were used to pretrain the Kimi Linear 48B model?")
