@@ -1,9 +1,9 @@
 """Time one real PDF through the ingestion state machine run locally by moto.
 
 The real `statemachine/ingest.asl.json` runs in moto, and each Lambda task is
-served in this process by its real handler (the harness the state machine tests
-use), so the wall time covers the handlers, S3 and DynamoDB in moto, and the
-state machine's own bookkeeping. Usage:
+served in this process by its real handler, through the harness that the state
+machine tests use. The wall time covers the handlers, S3 and DynamoDB in moto,
+and the state machine's own bookkeeping. Usage:
 
     python scripts/benchmark_state_machine.py documents/paper_kimi_linear_technical_report.pdf
 """
