@@ -4,13 +4,13 @@ Reads an already-built store (it ingests nothing) and a JSON Lines question
 set, runs every retrieval attempt the agent could make for each question,
 and then replays the agent's decisions for each grid point of (grader overlap
 weight, grader threshold, generator coverage threshold, focus weight,
-answer-type weight). The metric is the share of questions handled correctly:
+answer-type weight, specific coverage threshold). The metric is the share of questions handled correctly:
 an accepted answer in the reply, or an abstention on an unanswerable
 question. Ties go to the grader settings that grade the first retrieval's
 chunks best (balanced accuracy against the evidence pages), so that a chunk
 off the question's topic is graded out and the agent rewrites the query.
 
-    python scripts/tune_offline.py --store /tmp/ragstore --questions eval/qa_dev.jsonl
+    python scripts/tune_offline.py --store /tmp/ragstore --questions eval/qa_dev.jsonl eval/qa_holdout.jsonl
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ragagent.agent.offline import ExtractiveGenerator, FeedbackRewriter, GradeFeatures, OverlapGrader
+from ragagent.agent.offline import MAX_ANSWER_UNITS, ExtractiveGenerator, FeedbackRewriter, GradeFeatures, OverlapGrader, ScoredUnit
 from ragagent.agent.terms import TermStatistics
 from ragagent.embedding.minilm import MiniLMEmbedder
 from ragagent.evaluation import EvalQuestion, is_correct, is_evidence_hit, load_questions
@@ -35,15 +35,16 @@ from ragagent.store.local import LocalStore
 logger = logging.getLogger("tune_offline")
 
 OVERLAP_WEIGHTS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
-GRADER_THRESHOLDS = tuple(round(float(value), 2) for value in np.arange(0.05, 1.0, 0.05))
-COVERAGE_THRESHOLDS = tuple(round(float(value), 2) for value in np.arange(0.2, 1.0, 0.05))
+GRADER_THRESHOLDS = tuple(round(float(value), 2) for value in np.arange(0.1, 1.0, 0.1))
+COVERAGE_THRESHOLDS = tuple(round(float(value), 2) for value in np.arange(0.2, 0.75, 0.05))
 FOCUS_WEIGHTS = (1.0, 2.0, 3.0, 4.0, 5.0)
 ANSWER_TYPE_WEIGHTS = (0.0, 0.25, 0.5, 1.0)
-AXES = (OVERLAP_WEIGHTS, GRADER_THRESHOLDS, COVERAGE_THRESHOLDS, FOCUS_WEIGHTS, ANSWER_TYPE_WEIGHTS)
-AXIS_NAMES = ("overlap_weight", "grader_threshold", "coverage_threshold", "focus_weight", "answer_type_weight")
+SPECIFIC_THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+AXES = (OVERLAP_WEIGHTS, GRADER_THRESHOLDS, COVERAGE_THRESHOLDS, FOCUS_WEIGHTS, ANSWER_TYPE_WEIGHTS, SPECIFIC_THRESHOLDS)
+AXIS_NAMES = ("overlap_weight", "grader_threshold", "coverage_threshold", "focus_weight", "answer_type_weight", "specific_threshold")
 ABSTAINED = Answer(answer="", grounded=False)
 
-GridPoint = tuple[float, float, float, float, float]
+GridPoint = tuple[float, float, float, float, float, float]
 
 
 @dataclass
@@ -89,14 +90,15 @@ class Replayer:
     def __init__(self, statistics: TermStatistics, min_relevant: int) -> None:
         self.statistics = statistics
         self.min_relevant = min_relevant
-        self._answers: dict[tuple[str, tuple[str, ...], float, float, float], Answer] = {}
+        self._units: dict[tuple[str, tuple[str, ...], float, float], list[ScoredUnit]] = {}
+        self._answers: dict[tuple[str, tuple[str, ...], tuple[int, ...]], Answer] = {}
 
     def answer(self, trace: QuestionTrace, point: GridPoint) -> Answer:
         return self.run(trace, point)[0]
 
     def run(self, trace: QuestionTrace, point: GridPoint) -> tuple[Answer, int]:
         """Return the agent's answer for the grid point and how many retrieval attempts it made."""
-        overlap_weight, grader_threshold, coverage_threshold, focus_weight, answer_type_weight = point
+        overlap_weight, grader_threshold, coverage_threshold, focus_weight, answer_type_weight, specific_threshold = point
         for attempt_count, attempt in enumerate(trace.attempts, start=1):
             relevant = [
                 scored
@@ -104,32 +106,34 @@ class Replayer:
                 if features.score(overlap_weight) >= grader_threshold
             ]
             if len(relevant) >= self.min_relevant:
-                answer = self._generate(trace.question, relevant, coverage_threshold, focus_weight, answer_type_weight)
+                answer = self._generate(trace.question, relevant, point[2:])
                 return answer, attempt_count
         return ABSTAINED, len(trace.attempts)
 
     def correct(self, trace: QuestionTrace, point: GridPoint) -> bool:
         return is_correct(trace.question, self.answer(trace, point))
 
-    def _generate(
-        self,
-        question: EvalQuestion,
-        relevant: list[ScoredChunk],
-        coverage_threshold: float,
-        focus_weight: float,
-        answer_type_weight: float,
-    ) -> Answer:
+    def _generate(self, question: EvalQuestion, relevant: list[ScoredChunk], generator_point: tuple[float, ...]) -> Answer:
+        """Generate as ExtractiveGenerator.generate does, scoring the units once per chunk set and weights."""
+        coverage_threshold, focus_weight, answer_type_weight, specific_threshold = generator_point
         chunk_ids = tuple(scored.chunk.chunk_id for scored in relevant)
-        key = (question.id, chunk_ids, coverage_threshold, focus_weight, answer_type_weight)
-        if key not in self._answers:
-            generator = ExtractiveGenerator(
-                self.statistics,
-                coverage_threshold=coverage_threshold,
-                focus_weight=focus_weight,
-                answer_type_weight=answer_type_weight,
-            )
-            self._answers[key] = generator.generate(question.question, relevant)
-        return self._answers[key]
+        generator = ExtractiveGenerator(
+            self.statistics,
+            coverage_threshold=coverage_threshold,
+            focus_weight=focus_weight,
+            answer_type_weight=answer_type_weight,
+            specific_threshold=specific_threshold,
+        )
+        units_key = (question.id, chunk_ids, focus_weight, answer_type_weight)
+        if units_key not in self._units:
+            self._units[units_key] = generator.score_units(question.question, relevant)
+        supported = generator.supported_units(self._units[units_key])
+        if not supported:
+            return ABSTAINED
+        answer_key = (question.id, chunk_ids, tuple(id(item) for item in supported[:MAX_ANSWER_UNITS]))
+        if answer_key not in self._answers:
+            self._answers[answer_key] = generator.compose(question.question, supported, relevant)
+        return self._answers[answer_key]
 
 
 def grid() -> list[GridPoint]:
@@ -214,13 +218,17 @@ def describe_point(traces: Sequence[QuestionTrace], replayer: Replayer, point: G
 def parse_arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", type=Path, required=True, help="directory of a store built by ragagent ingest")
-    parser.add_argument("--questions", type=Path, default=Path("eval/qa_dev.jsonl"), help="JSON Lines question set")
+    parser.add_argument(
+        "--questions", type=Path, nargs="+", default=[Path("eval/qa_dev.jsonl")], help="JSON Lines question sets, pooled"
+    )
     parser.add_argument("--folds", type=int, default=5, help="number of cross-validation folds")
     parser.add_argument("--seed", type=int, default=13, help="seed of the question shuffle before splitting into folds")
     parser.add_argument("--top-k", type=int, default=5, help="chunks retrieved per query")
     parser.add_argument("--max-retries", type=int, default=2, help="query rewrites allowed per question")
     parser.add_argument("--min-relevant", type=int, default=1, help="relevant chunks needed to generate")
-    parser.add_argument("--current", type=float, nargs=5, metavar=("W", "TG", "TC", "F", "A"), help="also report this grid point")
+    parser.add_argument(
+        "--current", type=float, nargs=6, metavar=("W", "TG", "TC", "F", "A", "TS"), help="also report this grid point"
+    )
     return parser.parse_args()
 
 
@@ -236,7 +244,7 @@ def main() -> None:
     statistics = TermStatistics.from_store(store)
     grader = OverlapGrader(statistics)
     rewriter = FeedbackRewriter(statistics)
-    questions = load_questions(arguments.questions)
+    questions = [question for path in arguments.questions for question in load_questions(path)]
     traces = [
         trace_question(question, store, embedder, grader, rewriter, arguments.top_k, arguments.max_retries) for question in questions
     ]

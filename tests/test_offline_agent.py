@@ -11,12 +11,22 @@ from ragagent.agent.offline import (
     ExtractiveGenerator,
     FeedbackRewriter,
     OverlapGrader,
+    is_short_row,
     is_tabular_line,
     split_units,
     strip_citation_markers,
     trim_unit,
 )
-from ragagent.agent.terms import DATE_TYPE, NUMBER_TYPE, YEAR_TYPE, TermStatistics, answer_value_types, query_terms
+from ragagent.agent.terms import (
+    DATE_TYPE,
+    NUMBER_TYPE,
+    YEAR_TYPE,
+    TermStatistics,
+    answer_value_types,
+    has_new_number,
+    query_terms,
+    term_set,
+)
 from ragagent.models import Chunk, ScoredChunk
 
 KIMI_TEXT = (
@@ -264,3 +274,165 @@ def test_trim_unit_table_row_keeps_label_and_matching_cells():
     trimmed = trim_unit(unit, {term.term for term in query_terms("What Codeforces percentile?")}, 100)
     assert trimmed.startswith("DeepSeek-V3: ")
     assert "Codeforces Percentile 51.6" in trimmed
+
+
+def test_answer_value_types_number_word():
+    assert NUMBER_TYPE in answer_value_types("Protection continues for ten years.", set())
+
+
+def test_answer_value_types_one_is_no_number():
+    assert NUMBER_TYPE not in answer_value_types("One of the experts is shared.", set())
+
+
+def test_has_new_number_number_word():
+    assert has_new_number(term_set("We used twelve newspapers."), term_set("How many newspapers were used?"))
+
+
+def test_query_terms_how_long_is_answer_type():
+    terms = {term.surface: term for term in query_terms("For how long does protection of a registered design continue?")}
+    assert terms["long"].answer_type == NUMBER_TYPE
+    assert not terms["long"].is_focus
+
+
+def test_query_terms_long_context_is_no_answer_type():
+    terms = {term.surface: term for term in query_terms("Which long context benchmark does Kimi Linear lead?")}
+    assert terms["long"].answer_type is None
+
+
+def test_query_terms_german_stopwords():
+    terms = [term.surface for term in query_terms("Welche Kurve zeigt Abbildung 1.9 im Skript zur Geometrie und Topologie?")]
+    for stopword in ("welche", "zeigt", "im", "zur", "und"):
+        assert stopword not in terms
+    assert "kurve" in terms
+
+
+def test_query_terms_german_stems_match_german_text():
+    terms = {term.surface: term.term for term in query_terms("Welche Kurven zeigt das Skript?")}
+    assert terms["kurven"] in term_set("Die Hilbert-Kurve ist eine raumfüllende Kurve.")
+
+
+def test_query_terms_german_focus():
+    terms = {term.surface: term for term in query_terms("Welche Kurve zeigt die Abbildung?")}
+    assert terms["kurve"].is_focus
+
+
+def test_grader_german_question_on_german_chunk():
+    chunk = make_chunk("de", "Abbildung 1.9: Die Hilbert-Kurve füllt das Quadrat.")
+    grader = OverlapGrader(TermStatistics.from_texts([chunk.text, KIMI_TEXT, COOKING_TEXT]))
+    features = grader.features("Welche Kurve zeigt Abbildung 1.9 im Skript?", [scored(chunk)])
+    assert features[0].overlap > 0.5
+
+
+TRANSCRIPT = (
+    "1 IN THE SUPREME COURT OF THE UNITED STATES\n\n"
+    "2 MICHAEL A. KNOWLES, :\n\n"
+    "3 Petitioner :\n\n"
+    "4 v. : No. 07-1315\n\n"
+    "5 Washington, D.C.\n\n"
+    "6 Tuesday, January 13, 2009\n\n"
+    "7 The above-entitled matter came on for oral\n\n"
+    "8 argument before the Supreme Court of the United States\n\n"
+    "9 at 1:01 p.m."
+)
+
+
+def test_split_units_joins_numbered_transcript_lines():
+    texts = [unit.text for unit in split_units(scored(make_chunk("t", TRANSCRIPT)), 0)]
+    expected = (
+        "Tuesday, January 13, 2009 The above-entitled matter came on for oral argument "
+        "before the Supreme Court of the United States at 1:01 p.m."
+    )
+    assert expected in texts
+
+
+def test_split_units_drops_transcript_line_numbers():
+    texts = [unit.text for unit in split_units(scored(make_chunk("t", TRANSCRIPT)), 0)]
+    assert all(not re.match(r"\d+ ", text) for text in texts)
+
+
+def test_split_units_joins_lowercase_line_after_blank():
+    chunk = make_chunk("w", "Once registered, protection continues\n\nfor ten years from the date protection begins.")
+    texts = [unit.text for unit in split_units(scored(chunk), 0)]
+    assert texts == ["Once registered, protection continues for ten years from the date protection begins."]
+
+
+def test_split_units_keeps_paragraphs_after_blank():
+    chunk = make_chunk("p", "3.1. Compute Clusters\n\nDeepSeek-V3 is trained on 2048 GPUs.")
+    texts = [unit.text for unit in split_units(scored(chunk), 0)]
+    assert "DeepSeek-V3 is trained on 2048 GPUs." in texts
+
+
+def test_split_units_short_rows_next_to_rows():
+    chunk = make_chunk("r", "We report the counts.\nSource articles 28,009\nBasic clusters 5,543\nMetaclusters (rows ≥ 3) 101")
+    rows = [unit.text for unit in split_units(scored(chunk), 0) if unit.is_table_row]
+    assert rows == ["Source articles 28,009", "Basic clusters 5,543", "Metaclusters (rows ≥ 3) 101"]
+
+
+def test_split_units_short_row_next_to_row_start():
+    chunk = make_chunk("r", "Tables: isting IE systems, as we are relying on\nConsistent tables 36 (75%)\nInconsistent tables 12 comparable")
+    rows = [unit.text for unit in split_units(scored(chunk), 0) if unit.is_table_row]
+    assert rows == ["Consistent tables 36 (75%)"]
+
+
+def test_is_short_row_cases():
+    assert is_short_row("Consistent tables 36 (75%)")
+    assert not is_short_row("Tuesday, January 13, 2009")
+    assert not is_short_row("The model was trained for many steps and reached an accuracy of 85")
+
+
+def test_split_units_lone_short_line_stays_prose():
+    chunk = make_chunk("p", "The sequence length is set to\nvalues up to 4096\nwhile training the model.")
+    assert not any(unit.is_table_row for unit in split_units(scored(chunk), 0))
+
+
+PAPER_TITLE = "Kimi Linear: An Expressive, Efficient Attention Architecture\nKimi Team"
+PAPER_BODY = [
+    "Kimi Linear uses Kimi Delta Attention in a hybrid architecture with MLA layers.",
+    "The Kimi Linear model has 48B total parameters and 3B activated parameters.",
+    "Kimi Linear reduces KV cache usage by up to 75% compared with full attention.",
+    "We pretrain Kimi Linear on 5.7T tokens with the MuonClip optimizer.",
+    "Kimi Linear decodes up to 6 times faster at 1M tokens of context.",
+    "Kimi Linear keeps the quality of full attention on long-context benchmarks.",
+    "The KDA kernel of Kimi Linear runs in chunkwise parallel form.",
+    "Kimi Linear is released with its KDA kernels and vLLM support.",
+]
+
+
+def document_statistics() -> TermStatistics:
+    statistics = TermStatistics()
+    statistics.add_texts([PAPER_TITLE, *PAPER_BODY], "kimi")
+    statistics.add_texts([COOKING_TEXT, DEEPSEEK_TABLE], "other")
+    return statistics
+
+
+def kimi_chunk(index: int) -> Chunk:
+    return Chunk(chunk_id=f"k{index}", document_id="kimi", source="kimi.pdf", pages=[1], position=index, text=PAPER_BODY[index])
+
+
+def test_is_topic_term_title_name():
+    terms = {term.surface: term for term in query_terms("How many GPUs pretrain Kimi Linear?")}
+    assert document_statistics().is_topic_term("kimi", terms["kimi"])
+
+
+def test_is_topic_term_rare_term():
+    terms = {term.surface: term for term in query_terms("How many GPUs pretrain Kimi Linear?")}
+    assert not document_statistics().is_topic_term("kimi", terms["gpus"])
+
+
+def test_is_topic_term_needs_enough_chunks():
+    terms = {term.surface: term for term in query_terms("Which bread does the cooking text bake?")}
+    assert not document_statistics().is_topic_term("other", terms["bread"])
+
+
+def test_generator_abstains_when_only_topic_terms_match():
+    generator = ExtractiveGenerator(document_statistics(), coverage_threshold=0.2, specific_threshold=0.3)
+    chunks = [scored(kimi_chunk(index)) for index in range(3)]
+    answer = generator.generate("How many GPUs and how much electricity did the Kimi Linear model use?", chunks)
+    assert not answer.grounded
+
+
+def test_generator_answers_when_specific_terms_match():
+    generator = ExtractiveGenerator(document_statistics(), coverage_threshold=0.2, specific_threshold=0.3)
+    chunks = [scored(kimi_chunk(index)) for index in range(3)]
+    answer = generator.generate("How many total parameters does the Kimi Linear model have?", chunks)
+    assert "48B" in answer.answer

@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ragagent.agent.terms import (
-    STOPWORDS,
     QueryTerm,
     TermStatistics,
     answer_value_types,
+    has_new_number,
+    query_stopwords,
     query_terms,
     rarity_weight,
     stem,
@@ -28,6 +29,7 @@ from ragagent.agent.terms import (
 )
 from ragagent.models import Answer, Chunk, Citation, RelevanceGrade, ScoredChunk
 from ragagent.pipeline.segments import split_sentences
+from ragagent.text import Language, detect_language
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +55,11 @@ FOCUS_WEIGHT = 5.0
 # At 0 the word is left out of the coverage, and NUMBER_ANSWER_BONUS alone
 # favors the unit that states a value.
 ANSWER_TYPE_WEIGHT = 0.0
+# Share of the weighted question terms other than the document's name and
+# topic terms (see TermStatistics.is_topic_term) that a quoted unit must
+# cover. It makes the generator abstain when a question names its document but
+# asks a fact the document does not state.
+SPECIFIC_COVERAGE_THRESHOLD = 0.0
 
 FEEDBACK_CHUNKS = 3
 EXPANSION_TERMS = 5
@@ -88,6 +95,15 @@ _MIN_UNIT_CHARS = 12
 MIN_ROW_NUMBERS = 3
 MIN_ROW_NUMBER_SHARE = 0.5
 _NUMERIC_CELL = re.compile(r"[-+−(]?[$€£]?\d[\d.,:]*%?\)?")
+# A label of up to five words that starts with a letter, then one or two numeric cells.
+_SHORT_ROW = re.compile(r"[^\W\d_][^.!?:;,]{0,60}?(?: [-+−(]?[$€£]?\d[\d.,:]*%?\)?){1,2}")
+_ROW_START = re.compile(r"[^\W\d_][\w()≥≤<>-]*(?: [\w()≥≤<>-]+){0,4} [$€£]?\d[\d.,:]*%?(?: |$)")
+# Transcripts number each printed line in the margin (1 to 25 on a page).
+_LINE_NUMBER = re.compile(r"(\d{1,2}) (?=\S)")
+MIN_NUMBERED_LINES = 5
+NUMBERED_LINE_SHARE = 0.7
+_SENTENCE_ENDINGS = (".", "!", "?", ":", ";")
+_LANGUAGES: tuple[Language, ...] = ("en", "de")
 # Linearized tables list their column headers on a line of their own, which
 # repeats the question's words without stating any value.
 _COLUMN_HEADER_PREFIX = "Columns: "
@@ -167,14 +183,16 @@ class FeedbackRewriter:
     def rewrite(self, question: str, query: str, chunks: Sequence[ScoredChunk]) -> str:
         # The expansion goes onto the original question, never onto `query`, so
         # repeated rewrites cannot drift away from what was asked.
-        question_terms = term_set(question)
+        language = detect_language(question)
+        stopwords = query_stopwords(language)
+        question_terms = term_set(question, language)
         frequencies: Counter[str] = Counter()
         surfaces: dict[str, Counter[str]] = {}
         for scored in chunks[: self.feedback_chunks]:
             for token in tokenize(scored.chunk.text):
-                if not self._is_candidate(token):
+                if not self._is_candidate(token, stopwords):
                     continue
-                term = stem(token)
+                term = stem(token, language)
                 if term in question_terms:
                     continue
                 frequencies[term] += 1
@@ -184,8 +202,8 @@ class FeedbackRewriter:
         expansion = [surfaces[term].most_common(1)[0][0] for term in ranked[: self.expansion_terms]]
         return " ".join([question, *expansion]) if expansion else question
 
-    def _is_candidate(self, token: str) -> bool:
-        return token.isalpha() and len(token) >= MIN_EXPANSION_TERM_LENGTH and token not in STOPWORDS
+    def _is_candidate(self, token: str, stopwords: frozenset[str]) -> bool:
+        return token.isalpha() and len(token) >= MIN_EXPANSION_TERM_LENGTH and token not in stopwords
 
     def _idf(self, term: str) -> float:
         if self.statistics is not None and self.statistics.chunk_count:
@@ -208,14 +226,17 @@ class ScoredUnit:
     unit: AnswerUnit
     coverage: float
     score: float
+    specific_coverage: float = 1.0
+    """Coverage of the question terms that do not name the unit's document or topic; 1 when every term does."""
 
 
 class ExtractiveGenerator:
     """Quote the sentences and table rows that best cover the question, with citations.
 
     Abstains (grounded false) when no sentence covers at least `coverage_threshold`
-    of the question's weighted terms, because then the chunks are about the
-    topic but do not state the fact asked for.
+    of the question's weighted terms and at least `specific_threshold` of the
+    terms that do not name its document or topic, because then the chunks are
+    about the topic but do not state the fact asked for.
     """
 
     def __init__(
@@ -225,9 +246,11 @@ class ExtractiveGenerator:
         focus_weight: float = FOCUS_WEIGHT,
         max_chars: int = MAX_ANSWER_CHARS,
         answer_type_weight: float = ANSWER_TYPE_WEIGHT,
+        specific_threshold: float = SPECIFIC_COVERAGE_THRESHOLD,
     ) -> None:
         self.statistics = statistics
         self.coverage_threshold = coverage_threshold
+        self.specific_threshold = specific_threshold
         self.focus_weight = focus_weight
         self.answer_type_weight = answer_type_weight
         self.max_chars = max_chars
@@ -236,33 +259,52 @@ class ExtractiveGenerator:
         """Return every unit of `chunks` with its coverage and score, best first."""
         terms = query_terms(question)
         weights = _query_weights(terms, self.statistics, self.focus_weight, self.answer_type_weight)
+        # In the specific coverage a value of the asked type ("what date") is the fact itself, so it keeps its weight.
+        specific_weights = _query_weights(terms, self.statistics, self.focus_weight)
         question_terms = term_set(question)
-        wants_quantity = _QUANTITY_QUESTION.search(question) is not None
+        wants_quantity = _QUANTITY_QUESTION.search(question) is not None or any(term.answer_type for term in terms)
         scored_units = []
         for chunk_index, scored in enumerate(chunks):
             context_text = " ".join([*scored.chunk.section, scored.chunk.text])
-            context = (term_set(context_text), answer_value_types(context_text, question_terms))
+            language = detect_language(context_text)
+            context = (term_set(context_text, language), answer_value_types(context_text, question_terms))
+            specific_terms = self._specific_terms(terms, scored.chunk.document_id)
             for unit in split_units(scored, chunk_index):
-                present = term_set(unit.text)
+                present = term_set(unit.text, language)
                 found = (present, answer_value_types(unit.text, question_terms))
                 coverage = _unit_coverage(terms, weights, found, context)
+                specific = _unit_coverage(specific_terms, specific_weights, found, context) if specific_terms else 1.0
                 score = coverage
-                if wants_quantity and _has_new_number(present, question_terms):
+                if wants_quantity and has_new_number(present, question_terms):
                     score += NUMBER_ANSWER_BONUS
-                scored_units.append(ScoredUnit(unit, coverage, score))
+                scored_units.append(ScoredUnit(unit, coverage, score, specific))
         scored_units.sort(key=lambda item: (-item.score, item.unit.chunk_index))
         return scored_units
 
+    def _specific_terms(self, terms: Sequence[QueryTerm], document_id: str) -> list[QueryTerm]:
+        if self.statistics is None:
+            return list(terms)
+        return [term for term in terms if not self.statistics.is_topic_term(document_id, term)]
+
+    def supported_units(self, scored_units: Sequence[ScoredUnit]) -> list[ScoredUnit]:
+        """Return the units that pass both coverage thresholds, keeping their order."""
+        return [
+            item
+            for item in scored_units
+            if item.coverage >= self.coverage_threshold and item.specific_coverage >= self.specific_threshold
+        ]
+
     def generate(self, question: str, chunks: Sequence[ScoredChunk]) -> Answer:
         scored_units = self.score_units(question, chunks)
-        supported = [item for item in scored_units if item.coverage >= self.coverage_threshold]
+        supported = self.supported_units(scored_units)
         if not supported:
             best = scored_units[0].coverage if scored_units else 0.0
             logger.info("extractive abstain chunks=%d best_coverage=%.2f", len(chunks), best)
             return Answer(answer=NO_ANSWER_TEMPLATE.format(question=question), grounded=False)
-        return self._compose(question, supported, chunks)
+        return self.compose(question, supported, chunks)
 
-    def _compose(self, question: str, supported: Sequence[ScoredUnit], chunks: Sequence[ScoredChunk]) -> Answer:
+    def compose(self, question: str, supported: Sequence[ScoredUnit], chunks: Sequence[ScoredChunk]) -> Answer:
+        """Quote the first `MAX_ANSWER_UNITS` of `supported` (best first) with their citations."""
         terms = {query_term.term for query_term in query_terms(question)}
         citations: list[Citation] = []
         parts = [EXTRACTIVE_MARKER]
@@ -288,14 +330,23 @@ def split_units(scored: ScoredChunk, chunk_index: int) -> list[AnswerUnit]:
 
     Lines of one paragraph that are not table rows are joined before the
     sentence split, because extracted text is often wrapped mid-sentence. A
-    line of a table without ruling lines comes out of the parser as words and
-    numbers ("Texas 21,550 56,941 ... 146,982"), and stays a unit of its own.
+    blank line does not end the paragraph when the line before it does not end
+    a sentence: transcripts and forms put each printed line in a paragraph of
+    its own, and their margin line numbers are dropped. A line of a table
+    without ruling lines comes out of the parser as words and numbers
+    ("Texas 21,550 56,941 ... 146,982"), and stays a unit of its own.
     """
     chunk = scored.chunk
+    lines = _body_lines(chunk)
+    numbered = _has_line_numbers([line for line, _ in lines])
+    if numbered:
+        lines = [_strip_line_number(line, offset) for line, offset in lines]
+    rows = _row_flags([line for line, _ in lines])
     units: list[AnswerUnit] = []
     prose: list[tuple[str, int]] = []
-    for line, offset in _body_lines(chunk):
-        is_row = bool(_TABLE_ROW.match(line)) or is_tabular_line(line)
+    for index, ((line, offset), is_row) in enumerate(zip(lines, rows)):
+        if not line and prose and _continues_after_blank(prose[-1][0], _next_line(lines, rows, index), numbered):
+            continue
         if line and not line.startswith("#") and not line.startswith(_COLUMN_HEADER_PREFIX) and not is_row:
             prose.append((line, offset))
             continue
@@ -312,6 +363,67 @@ def is_tabular_line(line: str) -> bool:
     tokens = line.split()
     numbers = sum(1 for token in tokens if _NUMERIC_CELL.fullmatch(token))
     return numbers >= MIN_ROW_NUMBERS and numbers >= MIN_ROW_NUMBER_SHARE * len(tokens)
+
+
+def is_short_row(line: str) -> bool:
+    """Tell whether a line is a short label followed by one or two values ("Source articles 28,009")."""
+    return _SHORT_ROW.fullmatch(line) is not None
+
+
+def _row_flags(lines: Sequence[str]) -> list[bool]:
+    """Mark the lines that are table rows.
+
+    A short row (label and one or two values) counts only next to another row
+    or next to a line that starts like one ("Total 48 ..."), because a lone
+    line such as "Figure 3 12" is more often a wrapped sentence or a label.
+    """
+    long_rows = [bool(_TABLE_ROW.match(line)) or is_tabular_line(line) for line in lines]
+    flags = list(long_rows)
+    for index, line in enumerate(lines):
+        if flags[index] or not is_short_row(line):
+            continue
+        neighbors = [lines[other] for other in (index - 1, index + 1) if 0 <= other < len(lines)]
+        if any(long_rows[other] for other in (index - 1, index + 1) if 0 <= other < len(lines)) or any(
+            _ROW_START.match(neighbor) for neighbor in neighbors
+        ):
+            flags[index] = True
+    return flags
+
+
+def _has_line_numbers(lines: Sequence[str]) -> bool:
+    """Tell whether most lines start with a margin line number that counts up, as in a court transcript."""
+    numbers = [int(match.group(1)) for line in lines if (match := _LINE_NUMBER.match(line))]
+    if len(numbers) < MIN_NUMBERED_LINES:
+        return False
+    rising = sum(1 for first, second in zip(numbers, numbers[1:]) if 0 < second - first <= 2)
+    return rising >= NUMBERED_LINE_SHARE * (len(numbers) - 1)
+
+
+def _strip_line_number(line: str, offset: int) -> tuple[str, int]:
+    match = _LINE_NUMBER.match(line)
+    if match is None:
+        return line, offset
+    return line[match.end() :], offset + match.end()
+
+
+def _next_line(lines: Sequence[tuple[str, int]], rows: Sequence[bool], index: int) -> str | None:
+    """Return the next non-blank line after `index` when it is prose, else None."""
+    for (line, _), is_row in zip(lines[index + 1 :], rows[index + 1 :]):
+        if line:
+            return None if is_row or line.startswith("#") else line
+    return None
+
+
+def _continues_after_blank(previous: str, following: str | None, numbered: bool) -> bool:
+    """Tell whether a blank line sits inside a sentence rather than between paragraphs.
+
+    It does when the line before it does not end a sentence and the line after
+    it is prose that starts in lowercase, or, in a line-numbered transcript,
+    starts any way at all.
+    """
+    if following is None or previous.endswith(_SENTENCE_ENDINGS):
+        return False
+    return numbered or following[0].islower()
 
 
 def _body_lines(chunk: Chunk) -> list[tuple[str, int]]:
@@ -384,7 +496,7 @@ def trim_unit(unit: AnswerUnit, terms: set[str], limit: int) -> str:
 def _window(text: str, terms: set[str], limit: int) -> str:
     """Cut `limit` characters from `text`, starting where the window holds the most words that match `terms`."""
     width = limit - 2
-    matches = [match.start() for match in re.finditer(r"\w+", text) if stem(match.group(0).lower()) in terms]
+    matches = [match.start() for match in re.finditer(r"\w+", text) if _stems(match.group(0).lower()) & terms]
     start = 0
     if matches:
         # Try each matching word as the window's first match, leaving a third of the room for context before it.
@@ -395,6 +507,11 @@ def _window(text: str, terms: set[str], limit: int) -> str:
     prefix = "…" if start > 0 else ""
     suffix = "…" if start + width < len(text) else ""
     return prefix + piece + suffix
+
+
+def _stems(word: str) -> set[str]:
+    """Return the word's stems in every supported language, since the question may be in either."""
+    return {stem(word, language) for language in _LANGUAGES}
 
 
 def strip_citation_markers(text: str) -> str:
@@ -409,10 +526,6 @@ def _unit_coverage(terms: Sequence[QueryTerm], weights: dict[str, float], unit: 
     in_unit = weighted_coverage(terms, weights, *unit)
     in_context = weighted_coverage(terms, weights, *context)
     return in_unit + CONTEXT_CREDIT * max(in_context - in_unit, 0.0)
-
-
-def _has_new_number(present: set[str], question_terms: set[str]) -> bool:
-    return any(term[0].isdigit() and term not in question_terms for term in present)
 
 
 def _citation_for(unit: AnswerUnit, scored: ScoredChunk) -> Citation:

@@ -14,6 +14,7 @@ from functools import lru_cache
 import Stemmer
 
 from ragagent.store.base import VectorStore
+from ragagent.text import GERMAN_STOPWORDS, Language, detect_language
 
 logger = logging.getLogger(__name__)
 
@@ -44,11 +45,26 @@ obtains obtained achieve achieves achieved report reported reports paper figure 
 show shows shown state stated
 """
 
+# The German counterparts of the frame words above.
+_GERMAN_QUESTION_FRAME_WORDS = """
+viele viel laut gemäß zufolge verwendet verwenden benutzt erreicht erreichen erzielt erhält bericht arbeit
+abbildung tabelle vergleich zeigt zeigen gezeigt dargestellt
+"""
+
 STOPWORDS = frozenset(_ENGLISH_STOPWORDS.split()) | frozenset(_QUESTION_FRAME_WORDS.split())
-_QUESTION_WORDS = frozenset({"what", "which", "how", "who", "when", "where"})
+GERMAN_QUERY_STOPWORDS = GERMAN_STOPWORDS | frozenset(_GERMAN_QUESTION_FRAME_WORDS.split())
+_QUERY_STOPWORDS: dict[Language, frozenset[str]] = {"en": STOPWORDS, "de": GERMAN_QUERY_STOPWORDS}
+_STEMMER_ALGORITHMS: dict[Language, str] = {"en": "english", "de": "german"}
+_QUESTION_WORDS = frozenset(
+    {"what", "which", "how", "who", "when", "where", "welche", "welcher", "welches", "welchen", "wie", "was", "wer", "wann", "wo"}
+)
 # Words between a question word and its focus: "how many GPUs", "how much time".
 _FOCUS_SKIPPED = frozenset({"many", "much"})
 MAX_FOCUS_TERMS = 2
+# A document needs this many chunks before the share of its chunks that
+# contain a term can mark the term as the document's topic.
+MIN_TOPIC_CHUNKS = 8
+TOPIC_SHARE = 0.5
 
 # Answer-type words name the kind of value a question asks for ("on what date",
 # "what score"). An answer sentence states the value itself ("October 28,
@@ -76,11 +92,24 @@ _DATE_PATTERN = re.compile(
     re.IGNORECASE,
 )
 _YEAR_PATTERN = re.compile(r"\b(?:1[5-9]\d\d|20\d\d)\b")
+# In "how long", "how large" and the like, the adjective asks for a quantity
+# and rarely appears in the sentence that states it ("for ten years").
+_HOW_WORDS = frozenset({"how", "wie"})
+QUANTITY_ADJECTIVES = frozenset(
+    {"long", "large", "big", "far", "fast", "old", "high", "tall", "wide", "often", "lang", "groß", "hoch", "alt", "oft", "schnell"}
+)
+# Numbers written as words state a value as much as digits do ("twelve
+# newspapers", "ten years"). "one" is left out because it is mostly a pronoun.
+NUMBER_WORDS = frozenset(
+    """two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen
+    nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand million billion trillion dozen
+    zwei drei vier fünf sechs sieben acht neun zehn elf zwölf zwanzig dreißig hundert tausend""".split()
+)
 
 
-@lru_cache(maxsize=1)
-def _stemmer() -> Stemmer.Stemmer:
-    return Stemmer.Stemmer("english")
+@lru_cache(maxsize=len(_STEMMER_ALGORITHMS))
+def _stemmer(language: Language) -> Stemmer.Stemmer:
+    return Stemmer.Stemmer(_STEMMER_ALGORITHMS[language])
 
 
 def normalize_text(text: str) -> str:
@@ -94,15 +123,30 @@ def tokenize(text: str) -> list[str]:
     return [token.lower() for token in _TOKEN_PATTERN.findall(normalize_text(text))]
 
 
-def stem(token: str) -> str:
+def stem(token: str, language: Language = "en") -> str:
+    """Stem a lowercased token with the Snowball stemmer of `language`; a number only loses its percent sign."""
     if any(character.isdigit() for character in token):
         return token.rstrip("%")
-    return _stemmer().stemWord(token)
+    return _stemmer(language).stemWord(token)
 
 
-def term_set(text: str) -> set[str]:
-    """Return the stemmed tokens of `text`, stopwords included, for membership tests."""
-    return {stem(token) for token in tokenize(text)}
+def term_set(text: str, language: Language | None = None) -> set[str]:
+    """Return the stemmed tokens of `text`, stopwords included, for membership tests.
+
+    The stemmer is that of `language`, or of the language `detect_language` finds in `text`.
+    """
+    language = language or detect_language(text)
+    return {stem(token, language) for token in tokenize(text)}
+
+
+def query_stopwords(language: Language) -> frozenset[str]:
+    """Return the words that `query_terms` drops from a question in `language`."""
+    return _QUERY_STOPWORDS[language]
+
+
+@lru_cache(maxsize=1)
+def _number_word_stems() -> frozenset[str]:
+    return frozenset(stem(word, language) for word in NUMBER_WORDS for language in _STEMMER_ALGORITHMS)
 
 
 @dataclass(frozen=True)
@@ -122,21 +166,31 @@ def query_terms(question: str) -> list[QueryTerm]:
     A term is a name when the question capitalizes it anywhere but at its
     start. Focus terms name what the question asks for: the first content
     words after its question word ("How many GPUs", "what EMA coefficient").
-    An answer-type word ("date", "score") gets its type and is never a focus term.
+    An answer-type word ("date", "score") gets its type and is never a focus
+    term, and so does the adjective of "how long", "how large" and the like.
+    Stopwords and stems are those of the question's language (English or German).
     """
     normalized = normalize_text(question)
+    language = detect_language(normalized)
+    stopwords = query_stopwords(language)
     names = {match.group(0).lower() for match in re.finditer(r"(?<!^)\b[A-Z][\w]*", normalized)}
+    if language == "de":
+        # German capitalizes every noun, so capitals do not mark names there.
+        names = {name for name in names if not name.isalpha() or name.upper() == name}
     tokens = tokenize(normalized)
-    focus = _focus_tokens(tokens)
+    focus = _focus_tokens(tokens, stopwords)
+    quantity_adjectives = {token for previous, token in zip(tokens, tokens[1:]) if previous in _HOW_WORDS and token in QUANTITY_ADJECTIVES}
     terms: dict[str, QueryTerm] = {}
     for token in tokens:
-        if token in STOPWORDS or len(token) < 2 and not token.isdigit():
+        if token in stopwords or len(token) < 2 and not token.isdigit():
             continue
-        term = stem(token)
+        term = stem(token, language)
         if term in terms:
             continue
         is_number = any(character.isdigit() for character in token)
         answer_type = ANSWER_TYPE_WORDS.get(token) or ANSWER_TYPE_WORDS.get(token.rstrip("s"))
+        if token in quantity_adjectives:
+            answer_type = NUMBER_TYPE
         terms[term] = QueryTerm(
             term=term,
             surface=token,
@@ -148,7 +202,7 @@ def query_terms(question: str) -> list[QueryTerm]:
     return list(terms.values())
 
 
-def _focus_tokens(tokens: list[str]) -> set[str]:
+def _focus_tokens(tokens: list[str], stopwords: frozenset[str]) -> set[str]:
     start = next((index for index, token in enumerate(tokens) if token in _QUESTION_WORDS), None)
     if start is None:
         return set()
@@ -156,7 +210,7 @@ def _focus_tokens(tokens: list[str]) -> set[str]:
     for token in tokens[start + 1 :]:
         if token in _FOCUS_SKIPPED:
             continue
-        if token in STOPWORDS or len(focus) == MAX_FOCUS_TERMS:
+        if token in stopwords or len(focus) == MAX_FOCUS_TERMS:
             break
         focus.append(token)
     return set(focus)
@@ -164,31 +218,68 @@ def _focus_tokens(tokens: list[str]) -> set[str]:
 
 @dataclass
 class TermStatistics:
-    """Chunk frequencies of stemmed terms over an indexed collection, for IDF weights."""
+    """Chunk frequencies of stemmed terms over an indexed collection and within each document.
+
+    The collection counts give IDF weights. The counts per document tell which
+    terms a document repeats in most of its chunks (its name and topic), so a
+    question that only shares those terms with a chunk does not count as
+    answered there.
+    """
 
     chunk_count: int = 0
     chunk_frequency: Counter[str] = field(default_factory=Counter)
+    document_chunk_counts: dict[str, int] = field(default_factory=dict)
+    document_frequencies: dict[str, Counter[str]] = field(default_factory=dict)
+    document_title_terms: dict[str, set[str]] = field(default_factory=dict)
+    """The terms of each document's first chunk, which holds its title (and authors or parties)."""
 
     @classmethod
-    def from_texts(cls, texts: Iterable[str]) -> TermStatistics:
+    def from_texts(cls, texts: Iterable[str], document_id: str | None = None) -> TermStatistics:
         statistics = cls()
-        for text in texts:
-            statistics.chunk_count += 1
-            statistics.chunk_frequency.update(term_set(text))
+        statistics.add_texts(texts, document_id)
         return statistics
 
     @classmethod
     def from_store(cls, store: VectorStore) -> TermStatistics:
         """Count term frequencies over every chunk of every document in `store`."""
-        texts = (chunk.text for document_id in store.document_ids() for chunk in store.document_chunks(document_id))
-        statistics = cls.from_texts(texts)
+        statistics = cls()
+        for document_id in store.document_ids():
+            statistics.add_texts((chunk.text for chunk in store.document_chunks(document_id)), document_id)
         logger.info("term statistics chunk_count=%d term_count=%d", statistics.chunk_count, len(statistics.chunk_frequency))
         return statistics
+
+    def add_texts(self, texts: Iterable[str], document_id: str | None = None) -> None:
+        """Count the terms of `texts`, also under `document_id` when it is given."""
+        document_counts = self.document_frequencies.setdefault(document_id, Counter()) if document_id is not None else None
+        for text in texts:
+            terms = term_set(text)
+            self.chunk_count += 1
+            self.chunk_frequency.update(terms)
+            if document_id is not None and document_counts is not None:
+                self.document_chunk_counts[document_id] = self.document_chunk_counts.get(document_id, 0) + 1
+                document_counts.update(terms)
+                self.document_title_terms.setdefault(document_id, terms)
 
     def idf(self, term: str) -> float:
         """Return the BM25 IDF of a stemmed term; a term seen nowhere gets the largest value."""
         frequency = self.chunk_frequency.get(term, 0)
         return math.log(1.0 + (self.chunk_count - frequency + 0.5) / (frequency + 0.5))
+
+    def is_topic_term(self, document_id: str, query_term: QueryTerm) -> bool:
+        """Tell whether a question term names the document or its topic rather than the fact asked for.
+
+        It does when the question capitalizes it and the document's first chunk
+        contains it ("Kimi Linear", "Knowles v. Mirzayance"), or when at least
+        TOPIC_SHARE of the document's chunks contain it. The share rule needs
+        MIN_TOPIC_CHUNKS chunks, because in a short document every term is in
+        most chunks.
+        """
+        if query_term.is_name and query_term.term in self.document_title_terms.get(document_id, set()):
+            return True
+        chunk_count = self.document_chunk_counts.get(document_id, 0)
+        if chunk_count < MIN_TOPIC_CHUNKS:
+            return False
+        return self.document_frequencies[document_id].get(query_term.term, 0) >= TOPIC_SHARE * chunk_count
 
 
 def rarity_weight(term: str) -> float:
@@ -245,13 +336,22 @@ def answer_value_types(text: str, question_terms: set[str]) -> frozenset[str]:
     """Return the answer types that `text` states a value of, leaving out numbers the question itself contains.
 
     A full date counts as a date and as a year; a year alone counts only as a year.
-    Any number not in `question_terms` counts as a number.
+    Any number not in `question_terms`, in digits or in words ("twelve"), counts as a number.
     """
     types: set[str] = set()
     if _DATE_PATTERN.search(text):
         types.update((DATE_TYPE, YEAR_TYPE))
     if any(year not in question_terms for year in _YEAR_PATTERN.findall(text)):
         types.add(YEAR_TYPE)
-    if any(term[0].isdigit() and term not in question_terms for term in term_set(text)):
+    if any(_is_number_term(term) and term not in question_terms for term in term_set(text)):
         types.add(NUMBER_TYPE)
     return frozenset(types)
+
+
+def _is_number_term(term: str) -> bool:
+    return term[0].isdigit() or term in _number_word_stems()
+
+
+def has_new_number(present: set[str], question_terms: set[str]) -> bool:
+    """Tell whether the stems `present` hold a number, in digits or in words, that `question_terms` do not."""
+    return any(_is_number_term(term) and term not in question_terms for term in present)
