@@ -24,7 +24,6 @@ import io
 import json
 import logging
 import os
-import re
 import tempfile
 import threading
 import time
@@ -37,6 +36,7 @@ import numpy as np
 from ragagent.embedding.base import Embedder
 from ragagent.errors import EmbedderMismatchError, RagAgentError
 from ragagent.models import Chunk, ScoredChunk, SearchMode
+from ragagent.store.base import check_chunks, check_document_id
 from ragagent.store.ranking import HYBRID_RRF_K, HYBRID_WEIGHTS, BM25Index, fuse_reciprocal_rank, top_indices
 from ragagent.text import TOKENIZER_VERSION, tokenize
 
@@ -52,7 +52,6 @@ FILE_MODE = 0o644
 MIN_CANDIDATES = 50
 CANDIDATES_PER_RESULT = 4
 SEARCH_MODES = ("hybrid", "bm25", "vector")
-DOCUMENT_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 class InvalidStoreError(RagAgentError):
@@ -119,9 +118,9 @@ class LocalStore:
 
         `vectors` has one row per chunk. Passing no chunks deletes the document.
         """
-        _check_document_id(document_id)
+        check_document_id(document_id)
         matrix = self._check_vectors(document_id, chunks, vectors)
-        _check_chunks(document_id, chunks)
+        check_chunks(document_id, chunks)
         if not chunks:
             self.delete_document(document_id)
             return
@@ -141,7 +140,7 @@ class LocalStore:
 
         Returns 0 when the document is not stored, or when its file is damaged and its chunks cannot be counted.
         """
-        _check_document_id(document_id)
+        check_document_id(document_id)
         path = self._document_path(document_id)
         with self._write_lock():
             try:
@@ -360,24 +359,6 @@ def _check_manifest(path: Path, manifest: dict, embedder: Embedder) -> None:
             "Ingest the documents into a new store (another RAGAGENT_STORE directory), "
             f"or delete {path} and ingest again."
         )
-
-
-def _check_document_id(document_id: str) -> None:
-    if not isinstance(document_id, str) or not DOCUMENT_ID_PATTERN.fullmatch(document_id):
-        raise ValueError(
-            f"document id {document_id!r} is invalid: use 1 to 128 letters, digits, '-' or '_' "
-            "(ragagent.models.document_id_for derives one)"
-        )
-
-
-def _check_chunks(document_id: str, chunks: Sequence[Chunk]) -> None:
-    seen: set[str] = set()
-    for chunk in chunks:
-        if chunk.document_id != document_id:
-            raise ValueError(f"chunk {chunk.chunk_id} belongs to document {chunk.document_id}, not to {document_id}")
-        if chunk.chunk_id in seen:
-            raise ValueError(f"document {document_id}: chunk id {chunk.chunk_id} appears twice")
-        seen.add(chunk.chunk_id)
 
 
 def _cosine_scores(vectors: np.ndarray, query_vector: np.ndarray) -> np.ndarray:

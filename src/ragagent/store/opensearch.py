@@ -34,6 +34,7 @@ import numpy as np
 
 from ragagent.errors import ConfigurationError, EmbedderMismatchError, ProviderError, RagAgentError
 from ragagent.models import Chunk, ScoredChunk, SearchMode
+from ragagent.store.base import check_chunks, check_document_id
 from ragagent.store.ranking import HYBRID_RRF_K, HYBRID_WEIGHTS, fuse_reciprocal_rank
 
 if TYPE_CHECKING:
@@ -77,7 +78,6 @@ VISIBILITY_POLL_INITIAL = 0.2
 VISIBILITY_POLL_MAX = 1.0
 MAX_REASON_CHARS = 300
 SEARCH_MODES = ("hybrid", "bm25", "vector")
-DOCUMENT_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
 INDEX_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,254}")
 KIND_CHUNK = "chunk"
 KIND_COMMIT = "commit"
@@ -359,9 +359,9 @@ class OpenSearchStore:
         Raises `IndexingError` naming each rejected chunk; the previous
         version then stays the one that searches return.
         """
-        _check_document_id(document_id)
+        check_document_id(document_id)
         matrix = self._check_vectors(document_id, chunks, vectors)
-        _check_chunks(document_id, chunks)
+        check_chunks(document_id, chunks)
         if not chunks:
             self.delete_document(document_id)
             return
@@ -393,7 +393,7 @@ class OpenSearchStore:
 
     def delete_document(self, document_id: str) -> int:
         """Delete every chunk and commit record of `document_id`; return how many chunks were deleted."""
-        _check_document_id(document_id)
+        check_document_id(document_id)
         # Deleting the commit records first hides the chunks from searches at once.
         self._delete_by_query({"bool": {"filter": [_term("document_id", document_id), _term("kind", KIND_COMMIT)]}})
         deleted = self._delete_by_query({"bool": {"filter": [_term("document_id", document_id), _term("kind", KIND_CHUNK)]}})
@@ -444,7 +444,7 @@ class OpenSearchStore:
 
     def document_chunks(self, document_id: str) -> list[Chunk]:
         """Return the chunks of the committed generation of `document_id`, by position."""
-        _check_document_id(document_id)
+        check_document_id(document_id)
         generation = self._committed_generations({document_id}).get(document_id)
         if generation is None:
             return []
@@ -705,24 +705,6 @@ def _check_meta(location: OpenSearchLocation, meta: Mapping[str, Any], embedder:
             f"{stored_id!r} ({stored_dimension} dimensions), but the configured embedder is {embedder.embedder_id!r} "
             f"({embedder.dimension} dimensions). Use another index name in RAGAGENT_STORE, or delete the index and ingest again."
         )
-
-
-def _check_document_id(document_id: str) -> None:
-    if not isinstance(document_id, str) or not DOCUMENT_ID_PATTERN.fullmatch(document_id):
-        raise ValueError(
-            f"document id {document_id!r} is invalid: use 1 to 128 letters, digits, '-' or '_' "
-            "(ragagent.models.document_id_for derives one)"
-        )
-
-
-def _check_chunks(document_id: str, chunks: Sequence[Chunk]) -> None:
-    seen: set[str] = set()
-    for chunk in chunks:
-        if chunk.document_id != document_id:
-            raise ValueError(f"chunk {chunk.chunk_id} belongs to document {chunk.document_id}, not to {document_id}")
-        if chunk.chunk_id in seen:
-            raise ValueError(f"document {document_id}: chunk id {chunk.chunk_id} appears twice")
-        seen.add(chunk.chunk_id)
 
 
 def _term(field: str, value: Any) -> dict:
