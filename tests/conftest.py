@@ -32,3 +32,35 @@ def corpus_pdf():
         pytest.skip(message)
 
     return find
+
+
+class SamBuild:
+    """The outcome of one `sam build` of the repository."""
+
+    def __init__(self, returncode: int, output: str, seconds: float, build_dir: Path) -> None:
+        self.returncode = returncode
+        self.output = output
+        self.seconds = seconds
+        self.build_dir = build_dir
+
+
+@pytest.fixture(scope="session")
+def sam_build() -> SamBuild:
+    """Run `sam build` once per test session; the build and the package size tests share it."""
+    import shutil
+    import subprocess
+    import time
+
+    if shutil.which("sam") is None:
+        pytest.skip("aws-sam-cli is not installed: pip install -e '.[dev]'")
+    started = time.monotonic()
+    completed = subprocess.run(
+        ["sam", "build"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
+        timeout=1800,
+    )
+    output = completed.stdout[-2000:] + completed.stderr[-2000:]
+    return SamBuild(completed.returncode, output, time.monotonic() - started, REPO_ROOT / ".aws-sam" / "build")

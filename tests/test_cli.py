@@ -187,3 +187,51 @@ def test_encrypted_without_user_password_is_ingested(tmp_path, capsys):
         "On what date was the Digital Millennium Copyright Act signed into law?",
     )
     assert "October 28, 1998" in json.loads(out)["answer"]
+
+
+def test_ask_without_store_fails_clearly(tmp_path, capsys):
+    store = tmp_path / "never-ingested"
+
+    status, _, err = run_cli(capsys, "ask", "--store", str(store), KIMI_QUESTION)
+
+    assert status == 1
+    assert f"no store at {store}" in err
+    assert not store.exists()
+
+
+def test_ask_empty_store_fails_clearly(tmp_path, capsys):
+    store = tmp_path / "store"
+    run_cli(capsys, "ingest", "--quiet", "--store", str(store), str(tmp_path / "missing.pdf"))
+
+    status, _, err = run_cli(capsys, "ask", "--store", str(store), KIMI_QUESTION)
+
+    assert status == 1
+    assert "contains no documents" in err
+
+
+def test_ingest_reports_in_argument_order(tmp_path, capsys):
+    not_pdf = tmp_path / "a-notes.pdf"
+    not_pdf.write_text("plain text")
+    good = tmp_path / "b-good.pdf"
+    good.write_bytes(multipage_pdf(1))
+    missing = tmp_path / "c-missing.pdf"
+
+    status, out, err = run_cli(capsys, "ingest", "--store", str(tmp_path / "store"), str(not_pdf), str(good), str(missing))
+
+    assert status == 1
+    assert err.index(str(not_pdf)) < err.index(str(missing))
+    assert "1 page," in out
+
+
+def test_serve_busy_port_fails_clearly(tmp_path, capsys):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+
+        status, _, err = run_cli(capsys, "serve", "--store", str(tmp_path), "--port", str(port))
+
+    assert status == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in err

@@ -140,10 +140,9 @@ def test_layers_query_has_agent(layers_of):
 
 
 @pytest.mark.slow
-def test_lambda_sizes_under_target(sizes, layers_of):
-    build_dir = REPO_ROOT / ".aws-sam" / "build"
-    if not build_dir.is_dir():
-        pytest.skip("run `sam build` first (tests/test_sam_template.py::test_sam_build_without_docker does)")
+def test_lambda_sizes_under_target(sizes, layers_of, sam_build):
+    assert sam_build.returncode == 0, sam_build.output
+    build_dir = sam_build.build_dir
     layer_sizes = {layer: sizes.directory_size(build_dir / layer) for layer in {layer for layers in layers_of.values() for layer in layers}}
 
     for function, layers in layers_of.items():

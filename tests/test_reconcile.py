@@ -71,7 +71,7 @@ def test_reconcile_bucket_lists_missing_and_failed(aws):
     assert sorted(by_source) == sorted([f"s3://{BUCKET}/{FAILED_KEY}", f"s3://{BUCKET}/{MISSING_KEY}"])
     assert by_source[f"s3://{BUCKET}/{FAILED_KEY}"].state == "failed"
     assert by_source[f"s3://{BUCKET}/{FAILED_KEY}"].reason == "InvalidDocumentError: not a PDF"
-    assert by_source[f"s3://{BUCKET}/{MISSING_KEY}"].state == "missing"
+    assert by_source[f"s3://{BUCKET}/{MISSING_KEY}"].state == "new"
     assert not any(item.started for item in items)
 
 
@@ -103,7 +103,7 @@ def test_reconcile_cli_bucket_start(aws, capsys):
 
     output = capsys.readouterr().out
     assert code == 0
-    assert f"missing s3://{BUCKET}/{MISSING_KEY}: started" in output
+    assert f"new s3://{BUCKET}/{MISSING_KEY}: started" in output
     assert f"failed s3://{BUCKET}/{FAILED_KEY} (InvalidDocumentError: not a PDF): started" in output
     assert INDEXED_KEY not in output
     assert len(aws["stepfunctions"].list_executions(stateMachineArn=aws["arn"])["executions"]) == 2
@@ -136,7 +136,7 @@ def test_reconcile_folder_lists_missing_and_failed(folder, tmp_path):
     items = reconcile_folder(folder, LocalStatusStore(tmp_path / "store"))
 
     states = {Path(item.source).name: item.state for item in items}
-    assert states == {"failed.pdf": "failed", "missing one.pdf": "missing"}
+    assert states == {"failed.pdf": "failed", "missing one.pdf": "new"}
 
 
 def test_reconcile_folder_not_found(tmp_path):

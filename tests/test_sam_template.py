@@ -8,7 +8,6 @@ import os
 import re
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -110,28 +109,14 @@ def test_sam_sample_created_event_key_needs_decoding():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("sam") is None, reason="aws-sam-cli is not installed")
-def test_sam_build_without_docker():
+def test_sam_build_without_docker(sam_build):
     """`sam build` needs only pip and PyPI: every function and layer uses a Makefile."""
-    started = time.monotonic()
-    completed = subprocess.run(
-        ["sam", "build"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
-        timeout=1800,
-    )
-    seconds = time.monotonic() - started
-
-    assert completed.returncode == 0, f"sam build failed after {seconds:.0f} s\n{completed.stdout[-2000:]}{completed.stderr[-2000:]}"
+    assert sam_build.returncode == 0, f"sam build failed after {sam_build.seconds:.0f} s\n{sam_build.output}"
 
 
 @pytest.mark.slow
-def test_sam_functions_fit_lambda_limit():
-    build_dir = REPO_ROOT / ".aws-sam" / "build"
-    if not build_dir.is_dir():
-        pytest.skip("run `sam build` first (test_sam_build_without_docker does)")
+def test_sam_functions_fit_lambda_limit(sam_build):
+    assert sam_build.returncode == 0, sam_build.output
 
     sizes = subprocess.run(["python", str(SCRIPT)], cwd=REPO_ROOT, capture_output=True, text=True)
 

@@ -75,12 +75,16 @@ def command_ingest(args: argparse.Namespace) -> int:
         for warning in result.warnings:
             print(f"warning: {result.path}: {warning}", file=sys.stderr)
         if result.ok:
-            print(f"ingested {result.path}: {result.page_count} pages, {result.chunk_count} chunks in {result.seconds:.1f} s")
+            print(f"ingested {result.path}: {_count(result.page_count, 'page')}, {_count(result.chunk_count, 'chunk')} in {result.seconds:.1f} s")
         else:
             print(f"error: {result.path}: {result.error}", file=sys.stderr)
     failed = sum(1 for result in results if not result.ok)
     print(f"{len(results) - failed} of {len(results)} files ingested into {settings.store}")
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def _format_answer(answer) -> str:
@@ -94,13 +98,28 @@ def _format_answer(answer) -> str:
     return "\n".join(lines)
 
 
+def _store_exists(settings: Settings) -> bool:
+    """Report a missing local store instead of creating an empty one and answering from nothing."""
+    from ragagent.store.local import MANIFEST_NAME
+
+    if settings.store_is_url or (settings.store_path / MANIFEST_NAME).is_file():
+        return True
+    print(f"error: no store at {settings.store}: run `ragagent ingest PDF_OR_FOLDER --store {settings.store}` first", file=sys.stderr)
+    return False
+
+
 def command_ask(args: argparse.Namespace) -> int:
     from ragagent.factory import build_agent
 
     settings = _settings(args)
     if args.top_k:
         settings.top_k = args.top_k
+    if not _store_exists(settings):
+        return EXIT_FAILED
     agent = build_agent(settings)
+    if not agent.store.document_ids():
+        print(f"error: the store {settings.store} contains no documents: run `ragagent ingest` first", file=sys.stderr)
+        return EXIT_FAILED
     answer = agent.ask(args.question, document_ids=args.document or None)
     if args.json:
         print(json.dumps(answer.to_json_dict(), ensure_ascii=False, indent=2))
@@ -113,6 +132,8 @@ def command_eval(args: argparse.Namespace) -> int:
     from ragagent.evaluation import evaluate_file
 
     settings = _settings(args)
+    if not _store_exists(settings):
+        return EXIT_FAILED
     report = evaluate_file(Path(args.file), settings)
     if args.json:
         print(json.dumps(report.summary(), indent=2))

@@ -70,6 +70,19 @@ def find_pdfs(paths: Iterable[Path]) -> tuple[list[Path], list[DocumentResult]]:
     return files, missing
 
 
+def _argument_order(paths: Sequence[Path], files: Sequence[Path], results: dict[str, DocumentResult]) -> list[str]:
+    """Order result keys as the user named them: each argument, then the files found in it."""
+    ordered: list[str] = []
+    for path in paths:
+        if str(path) in results and str(path) not in ordered:
+            ordered.append(str(path))
+        for file in files:
+            if file.is_relative_to(path) and file != path and str(file) not in ordered:
+                ordered.append(str(file))
+    ordered.extend(key for key in results if key not in ordered)
+    return ordered
+
+
 def document_ref_for(path: Path) -> DocumentRef:
     return DocumentRef.from_uri(path.resolve().as_uri(), path.name)
 
@@ -98,17 +111,19 @@ class LocalIngestor:
         self.status = status
 
     def ingest(self, paths: Sequence[Path], progress: ProgressCallback | None = None) -> list[DocumentResult]:
-        files, results = find_pdfs(paths)
-        pages_total = 0
+        """Ingest every PDF under `paths`; results come in the order of the arguments."""
+        results_by_path: dict[str, DocumentResult] = {}
+        files, missing = find_pdfs(paths)
+        for result in missing:
+            results_by_path[result.path] = result
         pages_done = 0
         for done, path in enumerate(files):
             result = self.ingest_file(path, progress, done, len(files), pages_done)
             pages_done += result.page_count
-            pages_total += result.page_count
-            results.append(result)
+            results_by_path[result.path] = result
             if progress:
-                progress(Progress(document=path.name, documents_done=done + 1, documents_total=len(files), pages_done=pages_done, pages_total=pages_total))
-        return results
+                progress(Progress(document=path.name, documents_done=done + 1, documents_total=len(files), pages_done=pages_done, pages_total=pages_done))
+        return [results_by_path[key] for key in _argument_order(paths, files, results_by_path)]
 
     def ingest_file(
         self,

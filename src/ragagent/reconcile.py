@@ -31,10 +31,10 @@ logger = logging.getLogger(__name__)
 
 PDF_SUFFIX = ".pdf"
 # The state of a document with no recorded status.
-MISSING = "missing"
+NEW = "new"
 LOCAL_WORK_DIRECTORY = Path(".ragagent-work")
 
-ReconcileState = Literal["missing", "failed"]
+ReconcileState = Literal["new", "failed"]
 
 
 class ReconcileItem(BaseModel):
@@ -50,9 +50,9 @@ class ReconcileItem(BaseModel):
 
 
 def state_to_reconcile(status: DocumentStatus | None) -> ReconcileState | None:
-    """Return "missing" or "failed" when the document needs ingesting again, else None."""
+    """Return "new" (no status recorded) or "failed" when the document needs ingesting, else None."""
     if status is None:
-        return MISSING
+        return NEW
     if status.status == "failed":
         return "failed"
     return None

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import base64
 import logging
+import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
 from ragagent.api import MAX_BODY_BYTES, HttpApi, response
+from ragagent.errors import ConfigurationError
 from ragagent.settings import Settings
 from ragagent.status import LocalStatusStore
 
@@ -80,9 +82,13 @@ def build_server(api: HttpApi, host: str = DEFAULT_HOST, port: int = DEFAULT_POR
 def serve(host: str, port: int, settings: Settings) -> None:
     """Serve the API until interrupted, reading the store and the status files under `settings.store`."""
     api = HttpApi(settings, LocalStatusStore(settings.store_path))
-    server = build_server(api, host, port)
+    try:
+        server = build_server(api, host, port)
+    except OSError as error:
+        raise ConfigurationError(f"cannot listen on {host}:{port}: {error.strerror or error}; choose another --port") from error
     bound_host, bound_port = server.server_address[:2]
     logger.info("serving on http://%s:%d", bound_host, bound_port)
+    print(f"ragagent: serving the API on http://{bound_host}:{bound_port} (store {settings.store}); Ctrl-C stops it", file=sys.stderr, flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

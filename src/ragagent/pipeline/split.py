@@ -94,7 +94,8 @@ def _strip_leading_junk(data: bytes, name: str, warnings: list[str]) -> bytes:
         raise InvalidDocumentError(name, "the file is empty (0 bytes)")
     start = data.find(PDF_MAGIC, 0, HEADER_SEARCH_BYTES + len(PDF_MAGIC))
     if start < 0:
-        raise InvalidDocumentError(name, f"not a PDF: the file does not start with {PDF_MAGIC.decode()} (it starts with {data[:16]!r})")
+        start = data[:16].decode("latin-1").encode("unicode_escape").decode("ascii")
+        raise InvalidDocumentError(name, f'not a PDF: the file does not start with {PDF_MAGIC.decode()} (it starts with "{start}")')
     if start > 0:
         warnings.append(f"removed {start} bytes of junk before the %PDF- header")
     return data[start:]
