@@ -23,8 +23,11 @@ from ragagent.agent.terms import (
     YEAR_TYPE,
     TermStatistics,
     answer_value_types,
+    compact_keys,
     has_new_number,
+    name_key,
     query_terms,
+    specific_names,
     term_set,
 )
 from ragagent.models import Chunk, ScoredChunk
@@ -436,3 +439,124 @@ def test_generator_answers_when_specific_terms_match():
     chunks = [scored(kimi_chunk(index)) for index in range(3)]
     answer = generator.generate("How many total parameters does the Kimi Linear model have?", chunks)
     assert "48B" in answer.answer
+
+
+NICS_TITLE = "NICS Firearm Background Checks November - 2015"
+NICS_TABLE = (
+    "State / Territory Permit Handgun Long Gun Totals\n"
+    "Kansas 894 7,086 8,702 18,433\n"
+    "Kentucky 264,140 12,155 14,847 295,891\n"
+    "Louisiana 1,945 14,708 17,368 37,752"
+)
+NICS_FOOTNOTE = "Some states may show fewer handgun checks because a permit check replaces the NICS check."
+
+
+def nics_statistics() -> TermStatistics:
+    statistics = TermStatistics()
+    statistics.add_texts([NICS_TITLE, NICS_TABLE, NICS_FOOTNOTE], "nics")
+    return statistics
+
+
+def nics_chunk(text: str = NICS_TABLE, position: int = 0) -> ScoredChunk:
+    chunk = Chunk(chunk_id=f"n{position}", document_id="nics", source="nics.pdf", pages=[1], position=position, text=text)
+    return scored(chunk)
+
+
+def specific_keys(question: str) -> list[str]:
+    return [name.key for name in specific_names(question)]
+
+
+def test_name_key_joins_hyphenated_parts():
+    assert name_key("GPT-4") == name_key("GPT4")
+
+
+def test_name_key_joins_spaced_parts():
+    assert name_key("DeepSeek V3") == name_key("DeepSeek-V3")
+
+
+def test_name_key_ignores_case():
+    assert name_key("deepseek-v3") == name_key("DeepSeek-V3")
+
+
+def test_compact_keys_span_adjacent_tokens():
+    assert name_key("DeepSeek-V3") in compact_keys("trained with DeepSeek V3 Base")
+
+
+def test_specific_names_model_with_digit():
+    assert specific_keys("How many parameters does GPT-4 have?") == ["gpt4"]
+
+
+def test_specific_names_month_and_year_join():
+    assert "december2015" in specific_keys("What is the total for Texas in December 2015?")
+
+
+def test_specific_names_capitalized_word():
+    assert "kentucky" in specific_keys("How many handgun checks did Kentucky have?")
+
+
+def test_specific_names_skip_first_word_and_lowercase():
+    assert specific_keys("Which checks did the state record?") == []
+
+
+def test_specific_names_join_roman_numeral():
+    assert "titlev" in specific_keys("What does Title V of the DMCA create?")
+
+
+def test_specific_names_keep_decimal_version():
+    assert "gemini1.5" in specific_keys("What accuracy does Gemini 1.5 Pro obtain?")
+
+
+def test_specific_names_german_nouns_are_no_names():
+    assert specific_keys("Welche Kurve zeigt die Abbildung im Skript?") == []
+
+
+def test_names_document_title_prefix():
+    name = specific_names("What is the total for Texas in November 2015?")[-1]
+    assert nics_statistics().names_document("nics", name)
+
+
+def test_names_document_other_month():
+    name = specific_names("What is the total for Texas in December 2015?")[-1]
+    assert not nics_statistics().names_document("nics", name)
+
+
+def test_generator_abstains_on_absent_model_name():
+    generator = ExtractiveGenerator(document_statistics(), coverage_threshold=0.2, specific_threshold=0.0)
+    chunks = [scored(kimi_chunk(index)) for index in range(3)]
+    answer = generator.generate("How many total parameters does the GPT-4 model have?", chunks)
+    assert not answer.grounded
+
+
+def test_generator_answers_with_spaced_model_name():
+    generator = ExtractiveGenerator(document_statistics(), coverage_threshold=0.2, specific_threshold=0.0)
+    chunk = Chunk(chunk_id="d0", document_id="other", source="d.pdf", pages=[1], position=0, text="DeepSeek V3 Base scores 87.5 on BBH.")
+    answer = generator.generate("What BBH score does DeepSeek-V3 Base reach?", [scored(chunk)])
+    assert "87.5" in answer.answer
+
+
+def test_generator_abstains_on_absent_month():
+    generator = ExtractiveGenerator(nics_statistics(), coverage_threshold=0.2, specific_threshold=0.0)
+    answer = generator.generate("What is the total number of NICS checks for Kentucky in December 2015?", [nics_chunk()])
+    assert not answer.grounded
+
+
+def test_generator_answers_title_month():
+    generator = ExtractiveGenerator(nics_statistics(), coverage_threshold=0.2, specific_threshold=0.0)
+    answer = generator.generate("What is the total number of NICS checks for Kentucky in November 2015?", [nics_chunk()])
+    assert "295,891" in answer.answer
+
+
+def test_generator_quotes_only_asked_row():
+    generator = ExtractiveGenerator(nics_statistics(), coverage_threshold=0.2, specific_threshold=0.0)
+    chunks = [nics_chunk(), nics_chunk(NICS_FOOTNOTE, 1)]
+    answer = generator.generate("How many handgun checks did Kentucky have?", chunks)
+    assert "12,155" in answer.answer
+    assert "Louisiana" not in answer.answer
+    assert "Some states" not in answer.answer
+
+
+def test_generator_row_gets_header_terms():
+    generator = ExtractiveGenerator(nics_statistics(), coverage_threshold=0.2, specific_threshold=0.0)
+    units = generator.score_units("How many handgun checks did Kentucky have?", [nics_chunk()])
+    kentucky = next(item for item in units if item.unit.text.startswith("Kentucky"))
+    assert kentucky.coverage > 0.5

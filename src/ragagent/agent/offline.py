@@ -15,12 +15,15 @@ from dataclasses import dataclass
 
 from ragagent.agent.terms import (
     QueryTerm,
+    SpecificName,
     TermStatistics,
     answer_value_types,
+    compact_keys,
     has_new_number,
     query_stopwords,
     query_terms,
     rarity_weight,
+    specific_names,
     stem,
     term_set,
     term_weight,
@@ -229,6 +232,8 @@ class ScoredUnit:
     score: float
     specific_coverage: float = 1.0
     """Coverage of the question terms that do not name the unit's document or topic; 1 when every term does."""
+    missing_names: tuple[str, ...] = ()
+    """The question's specific names (see `specific_names`) that neither the unit nor its chunk contains."""
 
 
 class ExtractiveGenerator:
@@ -237,7 +242,10 @@ class ExtractiveGenerator:
     Abstains (grounded false) when no sentence covers at least `coverage_threshold`
     of the question's weighted terms and at least `specific_threshold` of the
     terms that do not name its document or topic, because then the chunks are
-    about the topic but do not state the fact asked for.
+    about the topic but do not state the fact asked for. A unit also needs
+    every specific name of the question (a model, row, month, year or number,
+    see `specific_names`) in its own text or its chunk, unless the name
+    belongs to the unit's document as a whole.
     """
 
     def __init__(
@@ -264,21 +272,30 @@ class ExtractiveGenerator:
         specific_weights = _query_weights(terms, self.statistics, self.focus_weight)
         question_terms = term_set(question)
         wants_quantity = _QUANTITY_QUESTION.search(question) is not None or any(term.answer_type for term in terms)
+        names = specific_names(question)
+        headers = _table_headers(chunks)
         scored_units = []
         for chunk_index, scored in enumerate(chunks):
             context_text = " ".join([*scored.chunk.section, scored.chunk.text])
             language = detect_language(context_text)
             context = (term_set(context_text, language), answer_value_types(context_text, question_terms))
             specific_terms = self._specific_terms(terms, scored.chunk.document_id)
-            for unit in split_units(scored, chunk_index):
+            missing = self._missing_names(names, scored.chunk.document_id, context_text)
+            units = split_units(scored, chunk_index)
+            row_names = _row_names(names, units)
+            for unit in units:
                 present = term_set(unit.text, language)
+                if unit.is_table_row and is_tabular_line(unit.text):
+                    # A bare row of cells carries none of its column names, so it gets those of its table's header.
+                    present = present | headers.get(scored.chunk.document_id, set())
                 found = (present, answer_value_types(unit.text, question_terms))
                 coverage = _unit_coverage(terms, weights, found, context)
                 specific = _unit_coverage(specific_terms, specific_weights, found, context) if specific_terms else 1.0
                 score = coverage
                 if wants_quantity and has_new_number(present, question_terms):
                     score += NUMBER_ANSWER_BONUS
-                scored_units.append(ScoredUnit(unit, coverage, score, specific))
+                unit_missing = missing + _missing_row_names(unit, row_names)
+                scored_units.append(ScoredUnit(unit, coverage, score, specific, unit_missing))
         scored_units.sort(key=lambda item: (-item.score, item.unit.chunk_index))
         return scored_units
 
@@ -287,12 +304,27 @@ class ExtractiveGenerator:
             return list(terms)
         return [term for term in terms if not self.statistics.is_topic_term(document_id, term)]
 
+    def _missing_names(self, names: Sequence[SpecificName], document_id: str, context_text: str) -> tuple[str, ...]:
+        if not names:
+            return ()
+        keys = compact_keys(context_text)
+        missing = []
+        for name in names:
+            if name.key in keys:
+                continue
+            if self.statistics is not None and self.statistics.names_document(document_id, name):
+                continue
+            missing.append(name.surface)
+        return tuple(missing)
+
     def supported_units(self, scored_units: Sequence[ScoredUnit]) -> list[ScoredUnit]:
-        """Return the units that pass both coverage thresholds, keeping their order."""
+        """Return the units that pass both coverage thresholds and miss no specific name, keeping their order."""
         return [
             item
             for item in scored_units
-            if item.coverage >= self.coverage_threshold and item.specific_coverage >= self.specific_threshold
+            if item.coverage >= self.coverage_threshold
+            and item.specific_coverage >= self.specific_threshold
+            and not item.missing_names
         ]
 
     def generate(self, question: str, chunks: Sequence[ScoredChunk]) -> Answer:
@@ -300,7 +332,8 @@ class ExtractiveGenerator:
         supported = self.supported_units(scored_units)
         if not supported:
             best = scored_units[0].coverage if scored_units else 0.0
-            logger.info("extractive abstain chunks=%d best_coverage=%.2f", len(chunks), best)
+            missing = min((len(item.missing_names) for item in scored_units), default=0)
+            logger.info("extractive abstain chunks=%d best_coverage=%.2f min_missing_names=%d", len(chunks), best, missing)
             return Answer(answer=NO_ANSWER_TEMPLATE.format(question=question), grounded=False)
         return self.compose(question, supported, chunks)
 
@@ -357,6 +390,39 @@ def split_units(scored: ScoredChunk, chunk_index: int) -> list[AnswerUnit]:
             units.append(AnswerUnit(line, chunk_index, chunk.page_at(offset), is_table_row=True))
     units.extend(_sentence_units(prose, chunk, chunk_index))
     return units
+
+
+def _row_names(names: Sequence[SpecificName], units: Sequence[AnswerUnit]) -> list[SpecificName]:
+    """Return the names that label a table row of `units` ("Kentucky" in a table of states)."""
+    row_keys = [compact_keys(unit.text) for unit in units if unit.is_table_row]
+    return [name for name in names if any(name.key in keys for keys in row_keys)]
+
+
+def _missing_row_names(unit: AnswerUnit, row_names: Sequence[SpecificName]) -> tuple[str, ...]:
+    """Return the row-labelling names that a table row lacks, because then it is another row than the one asked for."""
+    if not unit.is_table_row or not row_names:
+        return ()
+    keys = compact_keys(unit.text)
+    return tuple(name.surface for name in row_names if name.key not in keys)
+
+
+def _table_headers(chunks: Sequence[ScoredChunk]) -> dict[str, set[str]]:
+    """Return the stems of the table header lines found in `chunks`, by document.
+
+    A header line is a line without final punctuation right before the first
+    row of a run of table rows ("State / Territory Permit Handgun Long Gun ...").
+    NOTE: a document with several tables pools their headers, and a row gets
+    every column name, not only that of the cell holding the value.
+    """
+    headers: dict[str, set[str]] = {}
+    for scored in chunks:
+        lines = [line for line, _ in _body_lines(scored.chunk)]
+        rows = _row_flags(lines)
+        for index in range(1, len(lines)):
+            previous = lines[index - 1]
+            if rows[index] and not rows[index - 1] and previous and not previous.endswith(_SENTENCE_ENDINGS):
+                headers.setdefault(scored.chunk.document_id, set()).update(term_set(previous))
+    return headers
 
 
 def is_tabular_line(line: str) -> bool:

@@ -61,6 +61,13 @@ _QUESTION_WORDS = frozenset(
 # Words between a question word and its focus: "how many GPUs", "how much time".
 _FOCUS_SKIPPED = frozenset({"many", "much"})
 MAX_FOCUS_TERMS = 2
+# The first paragraph of a document's first chunk, up to this many
+# characters, is its title (with the period or parties it covers): a specific
+# name found there names the document itself, so chunks need not repeat it.
+TITLE_PREFIX_CHARS = 200
+# The longest run of tokens that one specific name may span once compacted
+# ("DeepSeek-V3-Base" is three tokens).
+MAX_NAME_TOKENS = 4
 # A document needs this many chunks before the share of its chunks that
 # contain a term can mark the term as the document's topic.
 MIN_TOPIC_CHUNKS = 8
@@ -91,6 +98,14 @@ _DATE_PATTERN = re.compile(
     r"|\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{2,4})\b",
     re.IGNORECASE,
 )
+_FULL_MONTH_NAMES = frozenset(
+    "january february march april may june july august september october november december".split()
+)
+# A word or a hyphenated compound ("GPT-4", "Mixture-of-Experts").
+_NAME_PART = r"(?:\d+(?:[.,:]\d+)+[^\W_]*|[^\W_]+)"
+_NAME_SPAN = re.compile(rf"{_NAME_PART}(?:[-‐–]{_NAME_PART})*")
+# A short identifier that belongs to the capitalized word before it: "Title V", "Table 2", "Gemini 1.5".
+_IDENTIFIER = re.compile(r"\d+(?:[.,:]\d+)*[A-Za-z]?|[IVX]{1,4}|[A-Z]")
 _YEAR_PATTERN = re.compile(r"\b(?:1[5-9]\d\d|20\d\d)\b")
 # In "how long", "how large" and the like, the adjective asks for a quantity
 # and rarely appears in the sentence that states it ("for ten years").
@@ -216,6 +231,90 @@ def _focus_tokens(tokens: list[str], stopwords: frozenset[str]) -> set[str]:
     return set(focus)
 
 
+def _key_token(token: str) -> str:
+    # A plural "s" is dropped so "GPUs" and "GPU" share a key; digits are kept as written.
+    if token.isalpha() and len(token) > 3 and token.endswith("s"):
+        return token[:-1]
+    return token
+
+
+def name_key(text: str) -> str:
+    """Return the compact form of a name: its lowercased tokens joined without separators.
+
+    "GPT-4", "GPT 4" and "GPT4" all give "gpt4", and "DeepSeek-V3" and
+    "DeepSeek V3" both give "deepseekv3", so a name matches however its parts are spaced.
+    """
+    return "".join(_key_token(token) for token in tokenize(text))
+
+
+def compact_keys(text: str, max_tokens: int = MAX_NAME_TOKENS) -> set[str]:
+    """Return the `name_key` of every run of up to `max_tokens` adjacent tokens of `text`."""
+    tokens = [_key_token(token) for token in tokenize(text)]
+    keys: set[str] = set()
+    for start in range(len(tokens)):
+        for end in range(start + 1, min(start + max_tokens, len(tokens)) + 1):
+            keys.add("".join(tokens[start:end]))
+    return keys
+
+
+@dataclass(frozen=True)
+class SpecificName:
+    """A name, number, month or year in a question that the quoted evidence must contain."""
+
+    surface: str
+    key: str
+    """The `name_key` of `surface`."""
+
+
+def specific_names(question: str) -> list[SpecificName]:
+    """Return the question's names with a digit or a capital, its numbers, and its month names.
+
+    These terms pin the fact asked for to one model, dataset, period or row
+    ("GPT-4", "Kentucky", "December 2015"), so an answer quoted from a chunk
+    without them is about something else. A capitalized word counts when it is
+    not the question's first word or a stopword; in German only a name with a
+    digit or a capital past its first letter counts, because German
+    capitalizes every noun. A capitalized word followed by a short identifier
+    ("Title V", "Table 2") forms one name with it.
+    """
+    normalized = normalize_text(question)
+    language = detect_language(normalized)
+    stopwords = query_stopwords(language)
+    spans = list(_NAME_SPAN.finditer(normalized))
+    names: list[SpecificName] = []
+    index = 0
+    while index < len(spans):
+        span = spans[index]
+        surface = span.group(0)
+        following = spans[index + 1] if index + 1 < len(spans) else None
+        if (
+            following is not None
+            and surface[0].isupper()
+            and surface.isalpha()
+            and normalized[span.end() : following.start()] == " "
+            and _IDENTIFIER.fullmatch(following.group(0))
+        ):
+            surface = normalized[span.start() : following.end()]
+            index += 1
+        index += 1
+        if _is_specific(surface, span.start(), language, stopwords):
+            key = name_key(surface)
+            if key and all(name.key != key for name in names):
+                names.append(SpecificName(surface=surface, key=key))
+    return names
+
+
+def _is_specific(surface: str, start: int, language: Language, stopwords: frozenset[str]) -> bool:
+    if any(character.isdigit() for character in surface):
+        return True
+    if surface.lower() in _FULL_MONTH_NAMES:
+        return True
+    if start == 0 or not surface[0].isupper() or surface.lower() in stopwords or len(surface) < 2:
+        return False
+    has_inner_capital = any(character.isupper() for character in surface[1:])
+    return language == "en" or has_inner_capital
+
+
 @dataclass
 class TermStatistics:
     """Chunk frequencies of stemmed terms over an indexed collection and within each document.
@@ -232,6 +331,8 @@ class TermStatistics:
     document_frequencies: dict[str, Counter[str]] = field(default_factory=dict)
     document_title_terms: dict[str, set[str]] = field(default_factory=dict)
     """The terms of each document's first chunk, which holds its title (and authors or parties)."""
+    document_title_keys: dict[str, set[str]] = field(default_factory=dict)
+    """The `compact_keys` of the title paragraph of each document's first chunk (see TITLE_PREFIX_CHARS)."""
 
     @classmethod
     def from_texts(cls, texts: Iterable[str], document_id: str | None = None) -> TermStatistics:
@@ -258,7 +359,10 @@ class TermStatistics:
             if document_id is not None and document_counts is not None:
                 self.document_chunk_counts[document_id] = self.document_chunk_counts.get(document_id, 0) + 1
                 document_counts.update(terms)
-                self.document_title_terms.setdefault(document_id, terms)
+                if document_id not in self.document_title_terms:
+                    self.document_title_terms[document_id] = terms
+                    title = text.strip().split("\n\n", 1)[0][:TITLE_PREFIX_CHARS]
+                    self.document_title_keys[document_id] = compact_keys(title)
 
     def idf(self, term: str) -> float:
         """Return the BM25 IDF of a stemmed term; a term seen nowhere gets the largest value."""
@@ -280,6 +384,24 @@ class TermStatistics:
         if chunk_count < MIN_TOPIC_CHUNKS:
             return False
         return self.document_frequencies[document_id].get(query_term.term, 0) >= TOPIC_SHARE * chunk_count
+
+
+    def names_document(self, document_id: str, name: SpecificName) -> bool:
+        """Tell whether a specific name belongs to the document as a whole rather than to one fact in it.
+
+        It does when the title paragraph of the document's first chunk
+        contains it ("DeepSeek-V3", "November 2015"), or when every word of it
+        is a name or topic term of the document (see `is_topic_term`).
+        """
+        if name.key in self.document_title_keys.get(document_id, set()):
+            return True
+        tokens = [token for token in tokenize(name.surface) if not any(character.isdigit() for character in token)]
+        if not tokens or len(tokens) < len(tokenize(name.surface)):
+            return False
+        return all(
+            self.is_topic_term(document_id, QueryTerm(term=stem(token), surface=token, is_number=False, is_name=True))
+            for token in tokens
+        )
 
 
 def rarity_weight(term: str) -> float:
