@@ -3,7 +3,7 @@
 #
 # Built by `sam build` (BuildMethod: makefile), which sets ARTIFACTS_DIR.
 # Wheels only, for the Lambda runtime's Python and architecture, so the build needs no Docker.
-# --no-compile: bytecode compiled by the build machine's Python would not match the runtime's.
+# --no-compile: pip would compile with the build machine's Python; compile.sh uses the runtime's version.
 #
 # PROVIDED_LAYERS: layers whose requirements are installed into a scratch folder
 #   and pruned from this one, because every function with this layer also has them.
@@ -22,4 +22,5 @@ $(foreach layer,$(PROVIDED_LAYERS),pip install $(PIP_TARGET_OPTIONS) --target "$
 )
 python3 "$(LAYERS_DIR)/prune.py" "$(ARTIFACTS_DIR)/python" $(foreach layer,$(PROVIDED_LAYERS),"$(SCRATCH)/$(layer)") $(foreach name,$(DROP),--drop $(name))
 rm -rf "$(SCRATCH)"
+"$(LAYERS_DIR)/compile.sh" $(PYTHON_VERSION) "$(ARTIFACTS_DIR)/python"
 endef

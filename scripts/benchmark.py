@@ -349,7 +349,7 @@ def _details(report: dict[str, Any]) -> list[str]:
             f"- Query handler, new process with the local store: importing `functions/query_api/app.py` took "
             f"{handler['import_seconds']:.2f} s, creating the agent {handler['agent_seconds']:.2f} s, and the first query, "
             f"which loads the ONNX model, {handler['first_query_seconds']:.2f} s. Bytecode was already compiled here, "
-            "unlike in the Lambda layers."
+            "as `layers/compile.sh` compiles it into the Lambda layers."
         )
     else:
         lines.append("- Query handler: functions/query_api/app.py was not found, so its cold start was not measured.")
