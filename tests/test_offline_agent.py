@@ -560,3 +560,25 @@ def test_generator_row_gets_header_terms():
     units = generator.score_units("How many handgun checks did Kentucky have?", [nics_chunk()])
     kentucky = next(item for item in units if item.unit.text.startswith("Kentucky"))
     assert kentucky.coverage > 0.5
+
+
+def test_specific_names_acronym_joins_expansion():
+    names = specific_names("What is the ratio of Kimi Delta Attention (KDA) layers?")
+    assert [name.key for name in names] == ["kda"]
+    assert names[0].alternative_key == "kimideltaattention"
+
+
+def test_specific_name_found_by_expansion():
+    name = specific_names("What is the ratio of Kimi Delta Attention (KDA) layers?")[0]
+    assert name.found_in(compact_keys("Kimi Delta Attention layers alternate with MLA"))
+
+
+def test_names_document_subject_variant():
+    name = specific_names("What MATH500 accuracy does Kimi-Linear-Instruct get?")[-1]
+    assert name.surface == "Kimi-Linear-Instruct"
+    assert document_statistics().names_document("kimi", name)
+
+
+def test_names_document_other_model():
+    name = specific_names("How many parameters does GPT-4 have?")[0]
+    assert not document_statistics().names_document("kimi", name)

@@ -310,7 +310,7 @@ class ExtractiveGenerator:
         keys = compact_keys(context_text)
         missing = []
         for name in names:
-            if name.key in keys:
+            if name.found_in(keys):
                 continue
             if self.statistics is not None and self.statistics.names_document(document_id, name):
                 continue
@@ -395,7 +395,7 @@ def split_units(scored: ScoredChunk, chunk_index: int) -> list[AnswerUnit]:
 def _row_names(names: Sequence[SpecificName], units: Sequence[AnswerUnit]) -> list[SpecificName]:
     """Return the names that label a table row of `units` ("Kentucky" in a table of states)."""
     row_keys = [compact_keys(unit.text) for unit in units if unit.is_table_row]
-    return [name for name in names if any(name.key in keys for keys in row_keys)]
+    return [name for name in names if any(name.found_in(keys) for keys in row_keys)]
 
 
 def _missing_row_names(unit: AnswerUnit, row_names: Sequence[SpecificName]) -> tuple[str, ...]:
@@ -403,7 +403,7 @@ def _missing_row_names(unit: AnswerUnit, row_names: Sequence[SpecificName]) -> t
     if not unit.is_table_row or not row_names:
         return ()
     keys = compact_keys(unit.text)
-    return tuple(name.surface for name in row_names if name.key not in keys)
+    return tuple(name.surface for name in row_names if not name.found_in(keys))
 
 
 def _table_headers(chunks: Sequence[ScoredChunk]) -> dict[str, set[str]]:

@@ -106,6 +106,7 @@ _NAME_PART = r"(?:\d+(?:[.,:]\d+)+[^\W_]*|[^\W_]+)"
 _NAME_SPAN = re.compile(rf"{_NAME_PART}(?:[-‐–]{_NAME_PART})*")
 # A short identifier that belongs to the capitalized word before it: "Title V", "Table 2", "Gemini 1.5".
 _IDENTIFIER = re.compile(r"\d+(?:[.,:]\d+)*[A-Za-z]?|[IVX]{1,4}|[A-Z]")
+_ACRONYM = re.compile(r" \(([A-Z][A-Za-z0-9-]*[A-Z0-9][A-Za-z0-9-]*)\)")
 _YEAR_PATTERN = re.compile(r"\b(?:1[5-9]\d\d|20\d\d)\b")
 # In "how long", "how large" and the like, the adjective asks for a quantity
 # and rarely appears in the sentence that states it ("for ten years").
@@ -247,12 +248,12 @@ def name_key(text: str) -> str:
     return "".join(_key_token(token) for token in tokenize(text))
 
 
-def compact_keys(text: str, max_tokens: int = MAX_NAME_TOKENS) -> set[str]:
-    """Return the `name_key` of every run of up to `max_tokens` adjacent tokens of `text`."""
+def compact_keys(text: str, max_tokens: int = MAX_NAME_TOKENS, min_tokens: int = 1) -> set[str]:
+    """Return the `name_key` of every run of `min_tokens` to `max_tokens` adjacent tokens of `text`."""
     tokens = [_key_token(token) for token in tokenize(text)]
     keys: set[str] = set()
     for start in range(len(tokens)):
-        for end in range(start + 1, min(start + max_tokens, len(tokens)) + 1):
+        for end in range(start + min_tokens, min(start + max_tokens, len(tokens)) + 1):
             keys.add("".join(tokens[start:end]))
     return keys
 
@@ -264,6 +265,11 @@ class SpecificName:
     surface: str
     key: str
     """The `name_key` of `surface`."""
+    alternative_key: str | None = None
+    """The key of the words that an acronym abbreviates ("Kimi Delta Attention (KDA)"); either key matches."""
+
+    def found_in(self, keys: set[str]) -> bool:
+        return self.key in keys or (self.alternative_key is not None and self.alternative_key in keys)
 
 
 def specific_names(question: str) -> list[SpecificName]:
@@ -275,7 +281,9 @@ def specific_names(question: str) -> list[SpecificName]:
     not the question's first word or a stopword; in German only a name with a
     digit or a capital past its first letter counts, because German
     capitalizes every noun. A capitalized word followed by a short identifier
-    ("Title V", "Table 2") forms one name with it.
+    ("Title V", "Table 2") forms one name with it. An acronym in brackets
+    right after capitalized words ("Kimi Delta Attention (KDA)") forms one
+    name with them, found where either the words or the acronym are.
     """
     normalized = normalize_text(question)
     language = detect_language(normalized)
@@ -297,11 +305,37 @@ def specific_names(question: str) -> list[SpecificName]:
             surface = normalized[span.start() : following.end()]
             index += 1
         index += 1
-        if _is_specific(surface, span.start(), language, stopwords):
-            key = name_key(surface)
-            if key and all(name.key != key for name in names):
-                names.append(SpecificName(surface=surface, key=key))
+        if not _is_specific(surface, span.start(), language, stopwords):
+            continue
+        key = name_key(surface)
+        if not key or any(name.key == key for name in names):
+            continue
+        acronym = _ACRONYM.match(normalized, span.end() if surface == span.group(0) else span.start() + len(surface))
+        if acronym is not None and index < len(spans) and spans[index].group(0) == acronym.group(1):
+            words = _capitalized_run(normalized, spans, index - 1, names, stopwords)
+            expanded = normalized[spans[words].start() : span.start() + len(surface)]
+            names.append(SpecificName(f"{expanded} ({acronym.group(1)})", name_key(acronym.group(1)), name_key(expanded)))
+            index += 1
+            continue
+        names.append(SpecificName(surface=surface, key=key))
     return names
+
+
+def _capitalized_run(
+    text: str, spans: list[re.Match[str]], last: int, names: list[SpecificName], stopwords: frozenset[str]
+) -> int:
+    """Return the index of the first span in the run of capitalized words ending at `last`, dropping their names."""
+    first = last
+    while first > 0:
+        previous = spans[first - 1]
+        if text[previous.end() : spans[first].start()] != " " or not previous.group(0)[0].isupper():
+            break
+        if previous.group(0).lower() in stopwords:
+            break
+        first -= 1
+    run_keys = {name_key(spans[position].group(0)) for position in range(first, last)}
+    names[:] = [name for name in names if name.key not in run_keys]
+    return first
 
 
 def _is_specific(surface: str, start: int, language: Language, stopwords: frozenset[str]) -> bool:
@@ -333,6 +367,8 @@ class TermStatistics:
     """The terms of each document's first chunk, which holds its title (and authors or parties)."""
     document_title_keys: dict[str, set[str]] = field(default_factory=dict)
     """The `compact_keys` of the title paragraph of each document's first chunk (see TITLE_PREFIX_CHARS)."""
+    document_title_phrases: dict[str, set[str]] = field(default_factory=dict)
+    """The keys of `document_title_keys` made of two tokens or more ("kimilinear", "deepseekv3")."""
 
     @classmethod
     def from_texts(cls, texts: Iterable[str], document_id: str | None = None) -> TermStatistics:
@@ -363,6 +399,7 @@ class TermStatistics:
                     self.document_title_terms[document_id] = terms
                     title = text.strip().split("\n\n", 1)[0][:TITLE_PREFIX_CHARS]
                     self.document_title_keys[document_id] = compact_keys(title)
+                    self.document_title_phrases[document_id] = compact_keys(title, min_tokens=2)
 
     def idf(self, term: str) -> float:
         """Return the BM25 IDF of a stemmed term; a term seen nowhere gets the largest value."""
@@ -391,9 +428,14 @@ class TermStatistics:
 
         It does when the title paragraph of the document's first chunk
         contains it ("DeepSeek-V3", "November 2015"), or when every word of it
-        is a name or topic term of the document (see `is_topic_term`).
+        is a name or topic term of the document (see `is_topic_term`). A
+        variant of the document's subject ("Kimi-Linear-Instruct" in the Kimi
+        Linear report) counts too: its key starts with a title phrase of two
+        tokens or more.
         """
-        if name.key in self.document_title_keys.get(document_id, set()):
+        if name.found_in(self.document_title_keys.get(document_id, set())):
+            return True
+        if any(name.key.startswith(phrase) for phrase in self.document_title_phrases.get(document_id, set())):
             return True
         tokens = [token for token in tokenize(name.surface) if not any(character.isdigit() for character in token)]
         if not tokens or len(tokens) < len(tokenize(name.surface)):
