@@ -307,6 +307,7 @@ class ExtractiveGenerator:
         return [term for term in terms if not self.statistics.is_topic_term(document_id, term)]
 
     def _missing_names(self, names: Sequence[SpecificName], document_id: str, context_text: str) -> tuple[str, ...]:
+        # NOTE: a name that OCR garbled or dropped (a scanned title) counts as missing, so the right chunk is rejected.
         if not names:
             return ()
         keys = compact_keys(context_text)
