@@ -142,6 +142,10 @@ def test_bedrock_region_from_aws_default_region(monkeypatch, aws_credentials):
 
 
 def test_bedrock_chat_from_cli_flag_names_region(tmp_path, capsys):
+    from ragagent.embedding.minilm import MiniLMEmbedder
+    from ragagent.store.local import LocalStore
+
+    LocalStore.open(tmp_path / "store", MiniLMEmbedder())
     exit_code = cli.main(["ask", "What is KDA?", "--store", str(tmp_path / "store"), "--chat", "bedrock"])
 
     assert exit_code == cli.EXIT_FAILED

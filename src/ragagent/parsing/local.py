@@ -21,7 +21,7 @@ from ragagent.models import PageBatch
 from ragagent.ocr import OCRImageObject, OCRPageDimensions, OCRPageObject, OCRResponse, OCRTableObject, OCRUsageInfo
 from ragagent.parsing.geometry import Box, Frame, PageContent, PageImage
 from ragagent.parsing.layout import Unit, compose_page, split_segments
-from ragagent.parsing.pdfium_reader import read_page
+from ragagent.parsing.pdfium_reader import PDFIUM_LOCK, read_page
 from ragagent.parsing.tables import find_tables
 from ragagent.parsing.tesseract import TesseractOcr
 
@@ -53,6 +53,12 @@ class LocalParser:
         self._ocr = TesseractOcr(ocr_languages)
 
     def parse(self, batch: PageBatch) -> OCRResponse:
+        # PDFium and Tesseract are not thread-safe: two page batches parsed at once in one
+        # process (a Map state run by moto's interpreter, say) crashed it with a segfault.
+        with PDFIUM_LOCK:
+            return self._parse(batch)
+
+    def _parse(self, batch: PageBatch) -> OCRResponse:
         started = time.perf_counter()
         try:
             pdf = pdfium.PdfDocument(batch.pdf)

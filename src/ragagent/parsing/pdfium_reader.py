@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import math
+import threading
 import unicodedata
 from collections import Counter
 from statistics import median
@@ -16,6 +17,12 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
 from ragagent.parsing.geometry import Box, Frame, PageContent, PageImage, Rule, Word
+
+# PDFium is not thread-safe (pypdfium2 documents that callers must serialize its use).
+# The local parser holds this lock while it reads a page batch.
+# NOTE: the page renders of the LLM describer and of pipeline/batch_pages.py do not take it,
+# because they run in the describe step, which never overlaps parsing in one process.
+PDFIUM_LOCK = threading.RLock()
 
 # Characters that end a word.
 WORD_BREAKS = frozenset({0, 9, 10, 13, 32, 0xA0, 0x2002, 0x2003, 0x2009, 0x3000, 0xFFFE, 0xFFFF})
