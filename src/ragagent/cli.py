@@ -51,13 +51,13 @@ def _print_progress(progress) -> None:
 
 def command_ingest(args: argparse.Namespace) -> int:
     from ragagent.factory import build_describer, build_embedder, build_parser, build_status_store, open_store
-    from ragagent.ingest import LocalIngestor
+    from ragagent.ingest import LOCAL_WORK_DIRECTORY, LocalIngestor
 
     settings = _settings(args)
     embedder = build_embedder(settings)
     store = open_store(settings, embedder)
     ingestor = LocalIngestor(
-        store_dir=settings.store_path if not settings.store_is_url else Path(".ragagent-work"),
+        store_dir=settings.store_path if not settings.store_is_url else LOCAL_WORK_DIRECTORY,
         parser=build_parser(settings),
         describer=build_describer(settings),
         embedder=embedder,

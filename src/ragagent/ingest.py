@@ -22,7 +22,8 @@ from ragagent.store.base import VectorStore
 
 logger = logging.getLogger(__name__)
 
-WORK_DIRECTORY = "work"
+# Where the intermediate files of a run go when the store is an OpenSearch URL, not a directory.
+LOCAL_WORK_DIRECTORY = Path(".ragagent-work")
 
 
 class DocumentResult(BaseModel):
@@ -40,7 +41,7 @@ class DocumentResult(BaseModel):
 
 
 class Progress(BaseModel):
-    """What a progress callback receives after each page batch and each document."""
+    """Progress of an ingestion run, passed to the callback after each page batch and each document."""
 
     document: str
     documents_done: int
@@ -53,10 +54,10 @@ ProgressCallback = Callable[[Progress], None]
 
 
 def find_pdfs(paths: Iterable[Path]) -> tuple[list[Path], list[DocumentResult]]:
-    """Expand folders into the PDFs they contain; report paths that do not exist.
+    """Expand folders into the PDFs they contain, and report paths that do not exist.
 
-    A file named explicitly is kept whatever its extension, so a non-PDF gets a
-    clear error from the split step; inside a folder only `*.pdf` files count.
+    A file named explicitly is kept whatever its extension, so that a non-PDF
+    gets a clear error from the split step. Inside a folder only `*.pdf` files count.
     """
     files: list[Path] = []
     missing: list[DocumentResult] = []

@@ -21,7 +21,7 @@ def document_id_for(source_uri: str) -> str:
 
 
 class DocumentRef(BaseModel):
-    """Where a document lives and how it is named in citations."""
+    """A document's location, id and the file name that citations show."""
 
     document_id: str
     source_uri: str

@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 
 from ragagent.aws.keys import ObjectEvent, execution_name
 from ragagent.errors import ConfigurationError
-from ragagent.ingest import DocumentResult, LocalIngestor, document_ref_for, find_pdfs
+from ragagent.ingest import LOCAL_WORK_DIRECTORY, DocumentResult, LocalIngestor, document_ref_for, find_pdfs
 from ragagent.settings import Settings
 from ragagent.status import DocumentStatus, StatusStore
 
@@ -32,7 +32,6 @@ logger = logging.getLogger(__name__)
 PDF_SUFFIX = ".pdf"
 # The state of a document with no recorded status.
 NEW = "new"
-LOCAL_WORK_DIRECTORY = Path(".ragagent-work")
 
 ReconcileState = Literal["new", "failed"]
 
