@@ -123,7 +123,7 @@ def open_store(settings: Settings, embedder: Embedder) -> VectorStore:
 
 
 def build_status_store(settings: Settings) -> LocalStatusStore:
-    """The local document status store: inside the store directory, or `.ragagent` for an OpenSearch store."""
+    """Open the local document status store: inside the store directory, or in `.ragagent` for an OpenSearch store."""
     from ragagent.status import LocalStatusStore
 
     return LocalStatusStore(Path(".ragagent") if settings.store_is_url else settings.store_path)

@@ -22,7 +22,7 @@ from ragagent.store.base import VectorStore
 
 logger = logging.getLogger(__name__)
 
-# Where the intermediate files of a run go when the store is an OpenSearch URL, not a directory.
+# Directory of a run's intermediate files when the store is an OpenSearch URL, not a directory.
 LOCAL_WORK_DIRECTORY = Path(".ragagent-work")
 
 
