@@ -132,7 +132,7 @@ def _start_execution(
         item.detail = "started"
     elif result.reason == "execution exists":
         # NOTE: Step Functions keeps a closed execution's name for 90 days, so a failed
-        # run of this unchanged object cannot start again under its name; redrive it.
+        # run of this unchanged object cannot start again under its name. Redrive it instead.
         item.detail = "an execution of this upload already ran; redrive it with aws stepfunctions redrive-execution, or upload the file again"
     else:
         item.detail = result.reason

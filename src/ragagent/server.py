@@ -1,8 +1,8 @@
 """`ragagent serve`: the HTTP API on a local port, through the same handler as the Lambdas.
 
 Each request becomes an API Gateway HTTP API event (payload format 2.0) for
-`HttpApi.handle`. It binds to the loopback interface unless told otherwise,
-because the API has no authentication of its own.
+`HttpApi.handle`. It binds to the loopback interface unless `--host` names
+another address, because the API has no authentication of its own.
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 
 # Picked by scripts/tune_offline.py (grid search, 5-fold cross-validation,
 # seed 13) over 45 pooled questions: the 30 of eval/qa_dev.jsonl and the 15 of
-# eval/qa_holdout.jsonl, on a store of the 9 PDFs they use, ingested with the
+# eval/qa_holdout.jsonl. The store held the 9 PDFs they use, ingested with the
 # offline parser and searched with the weighted fusion of
 # ragagent.store.ranking. The metric is the share of questions handled
 # correctly: an accepted answer in the reply, or an abstention on an
@@ -243,8 +243,8 @@ class ExtractiveGenerator:
 
     Abstains (grounded false) when no sentence covers at least `coverage_threshold`
     of the question's weighted terms and at least `specific_threshold` of the
-    terms that do not name its document or topic, because then the chunks are
-    about the topic but do not state the fact asked for. A unit also needs
+    terms that do not name its document or topic. Such chunks are about the
+    topic but do not state the fact asked for. A unit also needs
     every specific name of the question (a model, row, month, year or number,
     see `specific_names`) in its own text or its chunk, unless the name
     belongs to the unit's document as a whole.
@@ -272,10 +272,12 @@ class ExtractiveGenerator:
         weights = _query_weights(terms, self.statistics, self.focus_weight, self.answer_type_weight)
         # In the specific coverage a value of the asked type ("what date") is the fact itself, so it keeps its weight.
         specific_weights = _query_weights(terms, self.statistics, self.focus_weight)
+
         question_terms = term_set(question)
         wants_quantity = _QUANTITY_QUESTION.search(question) is not None or any(term.answer_type for term in terms)
         names = specific_names(question)
         headers = _table_headers(chunks)
+
         scored_units = []
         for chunk_index, scored in enumerate(chunks):
             context_text = " ".join([*scored.chunk.section, scored.chunk.text])
@@ -285,6 +287,7 @@ class ExtractiveGenerator:
             missing = self._missing_names(names, scored.chunk.document_id, context_text)
             units = split_units(scored, chunk_index)
             row_names = _row_names(names, units)
+
             for unit in units:
                 present = term_set(unit.text, language)
                 if unit.is_table_row and is_tabular_line(unit.text):
@@ -298,6 +301,7 @@ class ExtractiveGenerator:
                     score += NUMBER_ANSWER_BONUS
                 unit_missing = missing + _missing_row_names(unit, row_names)
                 scored_units.append(ScoredUnit(unit, coverage, score, specific, unit_missing))
+
         scored_units.sort(key=lambda item: (-item.score, item.unit.chunk_index))
         return scored_units
 

@@ -138,9 +138,9 @@ def _from_backfill(event: Mapping[str, Any]) -> ObjectEvent:
     listed = event.get("object")
     if isinstance(listed, Mapping):
         key = listed["Key"]
-        # NOTE: the Step Functions ItemReader spells the field Etag and gives LastModified
-        # in epoch seconds, as its documentation shows; moto 5.2.5 passes boto3's ETag and an
-        # ISO 8601 string. Both forms are read.
+        # NOTE: the Step Functions ItemReader is reported to spell the field Etag and to give
+        # LastModified in epoch seconds, which was not confirmed against AWS. moto 5.2.5 passes
+        # boto3's ETag and an ISO 8601 string, so both forms are read.
         etag = listed.get("Etag") or listed.get("ETag")
         last_modified = listed.get("LastModified")
     else:

@@ -24,7 +24,7 @@ TRANSPORT_ERROR_NAMES = frozenset({"TransportError", "TimeoutException", "Networ
 
 
 class ImageAnnotation(BaseModel):
-    """What Mistral OCR writes about each image it cuts out of a page."""
+    """Annotation schema that Mistral OCR fills for each image it cuts out of a page."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -35,7 +35,7 @@ class ImageAnnotation(BaseModel):
 
 
 class DocumentAnnotation(BaseModel):
-    """What Mistral OCR writes about the whole page batch."""
+    """Annotation schema that Mistral OCR fills for the whole page batch."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -532,8 +532,8 @@ class OpenSearchStore:
             self.client.index(index=self.index, id=f"{document_id}.commit.{generation}", body=source, refresh=True)
 
     def _delete_older_generations(self, document_id: str, generation: int) -> int:
-        # NOTE: in Serverless mode a delete reaches only writes that are already searchable; an older write that
-        # is not yet searchable stays until the next replacement, and searches skip it meanwhile.
+        # NOTE: in Serverless mode a delete reaches only writes that are already searchable. An older write
+        # that is not yet searchable stays until the next replacement, and searches skip it meanwhile.
         return self._delete_by_query(
             {"bool": {"filter": [_term("document_id", document_id), {"range": {"generation": {"lt": generation}}}]}}
         )
